@@ -1,0 +1,131 @@
+# spool - one Makefile for the library, the binary, the tests and the docs.
+#
+#   make                 build build/spool and build/libspool.a
+#   make test            unit tests, Python SDK tests and the bats suite
+#   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
+#   make demo            run the bundled example pool on bundled tasks
+#   make bench           benchmarks against GNU parallel and Python pools
+#   make install         PREFIX=/usr/local DESTDIR= honoured
+#
+# Missing Debian packages are installed first when run as root; otherwise
+# the exact apt-get command is printed and make stops (tests/deps.sh).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+BUILD := build/san
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD := build
+SAN :=
+endif
+
+# Lazy (=), so the flags are read after the set-up step installed them.
+CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
+CJSON_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
+
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN) -Ilib $(CJSON_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+LIBS = $(CJSON_LIBS) -lm
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+CWORKER_SRC := $(wildcard workers/c/*.c)
+CWORKER_BIN := $(patsubst workers/c/%.c,$(BUILD)/workers/%,$(CWORKER_SRC))
+
+SPOOL := $(BUILD)/spool
+
+.PHONY: all deps deps-test deps-bench test unit bats pytest demo bench \
+	install uninstall clean fuzz
+
+all: deps $(SPOOL) $(BUILD)/libspool.a $(CWORKER_BIN) $(FUZZ_BIN)
+
+deps:
+	@sh tests/deps.sh build
+
+deps-test:
+	@sh tests/deps.sh build test
+
+deps-bench:
+	@sh tests/deps.sh build test bench
+
+$(BUILD)/lib/%.o: lib/%.c lib/*.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libspool.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/cmd/spool.o: cmd/spool.c lib/*.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(SPOOL): $(BUILD)/cmd/spool.o $(BUILD)/libspool.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/*.h $(BUILD)/libspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libspool.a $(LIBS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(BUILD)/libspool.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz/driver.c $(BUILD)/libspool.a $(LIBS)
+
+$(BUILD)/workers/%: workers/c/%.c workers/c/spool_worker.h | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iworkers/c $(ALL_LDFLAGS) -o $@ $< $(LIBS)
+
+test: deps-test all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit pytest bats
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
+	@set -e; for f in $(FUZZ_BIN); do $$f tests/fuzz/corpus/*; done
+
+pytest:
+	python3 -m unittest discover -s workers/python -p 'test_*.py' -q
+
+bats:
+	SPOOL=$(abspath $(SPOOL)) SPOOL_BUILD=$(abspath $(BUILD)) \
+		bats $(BATSFLAGS) tests/
+
+demo: all
+	@sh workers/examples/demo.sh $(abspath $(SPOOL))
+
+bench: deps-bench all
+	@sh tests/bench/run.sh $(abspath $(SPOOL))
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(BASHCOMPDIR)
+	install -m 755 $(SPOOL) $(DESTDIR)$(BINDIR)/spool
+	install -m 644 man/spool.1 $(DESTDIR)$(MANDIR)/man1/spool.1
+	install -m 644 man/spool-config.5 $(DESTDIR)$(MANDIR)/man5/spool-config.5
+	install -m 644 man/spool-protocol.7 $(DESTDIR)$(MANDIR)/man7/spool-protocol.7
+	install -m 644 cmd/spool.bash-completion $(DESTDIR)$(BASHCOMPDIR)/spool
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/spool $(DESTDIR)$(MANDIR)/man1/spool.1 \
+		$(DESTDIR)$(MANDIR)/man5/spool-config.5 \
+		$(DESTDIR)$(MANDIR)/man7/spool-protocol.7 \
+		$(DESTDIR)$(BASHCOMPDIR)/spool
+
+clean:
+	rm -rf build

@@ -1,0 +1,565 @@
+/* config.c - pool config parsing and validation. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "jsonscan.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REPLICAS_MAX 1024
+#define INFLIGHT_MAX 1000000
+#define QUEUE_MAX 10000000
+#define RETRIES_MAX 1000
+
+/* The context of one parse: where errors go and how to name places. */
+struct ctx {
+	const char *label;
+	const char *dir;
+	struct buf *err;
+};
+
+/* A short, one-line rendering of a JSON value for error messages. */
+static void add_got(struct buf *b, const cJSON *v)
+{
+	char *text = cJSON_PrintUnformatted(v);
+	if (!text) {
+		buf_adds(b, "?");
+		return;
+	}
+	size_t n = strlen(text);
+	if (n > 60) {
+		buf_add(b, text, 57);
+		buf_adds(b, "...");
+	} else {
+		buf_add(b, text, n);
+	}
+	free(text);
+}
+
+static int fail(struct ctx *c, const char *place, const cJSON *got,
+		const char *fmt, ...) PRINTF_LIKE(4, 5);
+
+static int fail(struct ctx *c, const char *place, const cJSON *got,
+		const char *fmt, ...)
+{
+	buf_reset(c->err);
+	buf_addf(c->err, "%s: %s: ", c->label, place);
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	buf_adds(c->err, msg ? msg : "invalid");
+	free(msg);
+	if (got) {
+		buf_adds(c->err, ", got ");
+		add_got(c->err, got);
+	}
+	return -1;
+}
+
+static bool is_integer(const cJSON *v, double lo, double hi)
+{
+	if (!cJSON_IsNumber(v))
+		return false;
+	double d = v->valuedouble;
+	return d == floor(d) && d >= lo && d <= hi;
+}
+
+static int get_long(struct ctx *c, const char *place, const cJSON *v,
+		    long lo, long hi, long *out)
+{
+	if (!is_integer(v, (double)lo, (double)hi)) {
+		if (hi >= 1000000)
+			return fail(c, place, v, "expected an integer >= %ld", lo);
+		return fail(c, place, v, "expected an integer from %ld to %ld",
+			    lo, hi);
+	}
+	*out = (long)v->valuedouble;
+	return 0;
+}
+
+static int get_seconds(struct ctx *c, const char *place, const cJSON *v,
+		       double *out)
+{
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    !isfinite(v->valuedouble) || v->valuedouble > 1e9)
+		return fail(c, place, v,
+			    "expected a number of seconds >= 0 (0 means none)");
+	*out = v->valuedouble;
+	return 0;
+}
+
+static int get_string(struct ctx *c, const char *place, const cJSON *v,
+		      bool nonempty, char **out)
+{
+	if (!cJSON_IsString(v) || (nonempty && !v->valuestring[0]))
+		return fail(c, place, v,
+			    nonempty ? "expected a non-empty string"
+				     : "expected a string");
+	*out = xstrdup(v->valuestring);
+	return 0;
+}
+
+static char *resolve(const char *dir, const char *path)
+{
+	if (path[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+		return xstrdup(path);
+	return xasprintf("%s/%s", dir, path);
+}
+
+static const char *basename_of(const char *s)
+{
+	const char *slash = strrchr(s, '/');
+	return slash ? slash + 1 : s;
+}
+
+static int parse_cmd(struct ctx *c, const char *place, const cJSON *v,
+		     struct worker_spec *w)
+{
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+		return fail(c, place, v,
+			    "expected a non-empty array of strings (argv, no shell)");
+	size_t n = (size_t)cJSON_GetArraySize(v);
+	w->cmd = xcalloc(n + 1, sizeof(char *));
+	w->ncmd = n;
+	size_t i = 0;
+	const cJSON *a;
+	cJSON_ArrayForEach(a, v) {
+		if (!cJSON_IsString(a) || (i == 0 && !a->valuestring[0])) {
+			char *p = xasprintf("%s[%zu]", place, i);
+			int r = fail(c, p, a, i == 0 ? "expected a non-empty string"
+						     : "expected a string");
+			free(p);
+			return r;
+		}
+		if (i == 0 && strchr(a->valuestring, '/'))
+			w->cmd[i] = resolve(c->dir, a->valuestring);
+		else
+			w->cmd[i] = xstrdup(a->valuestring);
+		i++;
+	}
+	return 0;
+}
+
+static int parse_env(struct ctx *c, const char *place, const cJSON *v,
+		     struct worker_spec *w)
+{
+	if (!cJSON_IsObject(v))
+		return fail(c, place, v, "expected an object of strings");
+	size_t n = (size_t)cJSON_GetArraySize(v);
+	w->env = xcalloc(n ? n : 1, sizeof(*w->env));
+	const cJSON *e;
+	cJSON_ArrayForEach(e, v) {
+		char *p = xasprintf("%s.%s", place, e->string);
+		int r = 0;
+		if (!e->string[0] || strchr(e->string, '='))
+			r = fail(c, place, NULL,
+				 "\"%s\" is not a valid variable name", e->string);
+		else if (cJSON_IsString(e))
+			w->env[w->nenv].val = xstrdup(e->valuestring);
+		else if (is_integer(e, -1e15, 1e15))
+			w->env[w->nenv].val = xasprintf("%.0f", e->valuedouble);
+		else if (cJSON_IsNumber(e))
+			w->env[w->nenv].val = xasprintf("%.17g", e->valuedouble);
+		else
+			r = fail(c, p, e, "expected a string");
+		free(p);
+		if (r)
+			return r;
+		w->env[w->nenv++].key = xstrdup(e->string);
+	}
+	return 0;
+}
+
+static const char *const spec_keys[] = {
+	"name", "cmd", "protocol", "spawn", "env", "cwd", "replicas",
+	"inflight", "timeout", "startup_timeout", "max_tasks", "ready",
+};
+
+static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
+		      struct worker_spec *w)
+{
+	char place[64];
+	snprintf(place, sizeof(place), "workers[%zu]", idx);
+	if (!cJSON_IsObject(o))
+		return fail(c, place, o, "expected an object with at least \"cmd\"");
+
+	w->replicas = 1;
+	w->startup_timeout = 60;
+	w->inflight = 0; /* auto */
+
+	const cJSON *v;
+	cJSON_ArrayForEach(v, o) {
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(spec_keys); k++)
+			if (strcmp(v->string, spec_keys[k]) == 0)
+				known = true;
+		if (!known) {
+			char *p = xasprintf("%s.%s", place, v->string);
+			int r = fail(c, p, NULL,
+				     "unknown key (known: name, cmd, protocol, spawn, env, "
+				     "cwd, replicas, inflight, timeout, startup_timeout, "
+				     "max_tasks, ready)");
+			free(p);
+			return r;
+		}
+	}
+
+	char *p = NULL;
+#define PLACE(key) (free(p), p = xasprintf("%s.%s", place, key))
+	int r = 0;
+	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "cmd");
+	if (!cmd) {
+		r = fail(c, place, NULL, "missing \"cmd\" (the worker's argv, e.g. "
+					 "[\"python3\", \"worker.py\"])");
+		goto out;
+	}
+	if ((r = parse_cmd(c, PLACE("cmd"), cmd, w)))
+		goto out;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "name"))) {
+		if ((r = get_string(c, PLACE("name"), v, true, &w->name)))
+			goto out;
+		if (strpbrk(w->name, "\n\t")) {
+			r = fail(c, p, v, "expected a name without tabs or newlines");
+			goto out;
+		}
+	} else {
+		w->name = xstrdup(basename_of(cJSON_GetArrayItem(cmd, 0)->valuestring));
+	}
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protocol"))) {
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "lines") == 0)
+			w->protocol = PROTO_LINES;
+		else if (cJSON_IsString(v) && strcmp(v->valuestring, "spool") == 0)
+			w->protocol = PROTO_SPOOL;
+		else {
+			r = fail(c, PLACE("protocol"), v,
+				 "expected \"lines\" or \"spool\"");
+			goto out;
+		}
+	}
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "spawn"))) {
+		if (!cJSON_IsObject(v) && !cJSON_IsArray(v)) {
+			r = fail(c, PLACE("spawn"), v,
+				 "expected an object (keyword arguments) or an array "
+				 "(positional arguments)");
+			goto out;
+		}
+		w->spawn_json = cJSON_PrintUnformatted(v);
+		if (!w->spawn_json)
+			w->spawn_json = xstrdup("{}");
+	} else {
+		w->spawn_json = xstrdup("{}");
+	}
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "env")) &&
+	    (r = parse_env(c, PLACE("env"), v, w)))
+		goto out;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cwd"))) {
+		char *cwd = NULL;
+		if ((r = get_string(c, PLACE("cwd"), v, true, &cwd)))
+			goto out;
+		w->cwd = resolve(c->dir, cwd);
+		free(cwd);
+	}
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "replicas")) &&
+	    (r = get_long(c, PLACE("replicas"), v, 1, REPLICAS_MAX, &w->replicas)))
+		goto out;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "inflight"))) {
+		w->inflight_set = true;
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "auto") == 0)
+			w->inflight = 0;
+		else if (!is_integer(v, 1, INFLIGHT_MAX)) {
+			r = fail(c, PLACE("inflight"), v,
+				 "expected an integer >= 1 or \"auto\"");
+			goto out;
+		} else
+			w->inflight = (long)v->valuedouble;
+	}
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "timeout"))) {
+		w->timeout_set = true;
+		if ((r = get_seconds(c, PLACE("timeout"), v, &w->timeout)))
+			goto out;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "startup_timeout")) &&
+	    (r = get_seconds(c, PLACE("startup_timeout"), v, &w->startup_timeout)))
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "max_tasks")) &&
+	    (r = get_long(c, PLACE("max_tasks"), v, 0, INFLIGHT_MAX * 1000L,
+			  &w->max_tasks)))
+		goto out;
+
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "ready"))) {
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "line") == 0)
+			w->ready = READY_LINE;
+		else if (cJSON_IsString(v) && strcmp(v->valuestring, "start") == 0)
+			w->ready = READY_START;
+		else {
+			r = fail(c, PLACE("ready"), v, "expected \"line\" or \"start\"");
+			goto out;
+		}
+		if (w->protocol == PROTO_SPOOL) {
+			r = fail(c, p, NULL,
+				 "only for the lines protocol (a spool worker is ready "
+				 "when it answers spawn)");
+			goto out;
+		}
+	}
+out:
+#undef PLACE
+	free(p);
+	return r;
+}
+
+/* Line and column (from 1) of byte offset pos in text. */
+static void line_col(const char *text, size_t pos, size_t *line, size_t *col)
+{
+	*line = 1;
+	size_t bol = 0;
+	for (size_t i = 0; i < pos; i++)
+		if (text[i] == '\n') {
+			(*line)++;
+			bol = i + 1;
+		}
+	*col = pos - bol + 1;
+}
+
+int config_parse(struct pool_config *cfg, const char *text, size_t len,
+		 const char *label, const char *dir, struct buf *err)
+{
+	struct ctx c = {label, dir, err};
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->label = xstrdup(label);
+	cfg->order = -1;
+	cfg->retries = -1;
+
+	struct json_error je;
+	if (!json_check(text, len, &je)) {
+		size_t line, col;
+		line_col(text, je.pos, &line, &col);
+		buf_reset(err);
+		buf_addf(err, "%s:%zu:%zu: invalid JSON: %s", label, line, col,
+			 je.why);
+		return -1;
+	}
+	cJSON *root = cJSON_ParseWithLength(text, len);
+	if (!root) {
+		buf_reset(err);
+		buf_addf(err, "%s: invalid JSON", label);
+		return -1;
+	}
+	int r = 0;
+	if (!cJSON_IsObject(root)) {
+		r = fail(&c, "top level", root,
+			 "expected an object with a \"workers\" array");
+		goto out;
+	}
+	const cJSON *v;
+	cJSON_ArrayForEach(v, root) {
+		static const char *const keys[] = {"workers", "order", "queue_size",
+						   "retries"};
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
+			if (strcmp(v->string, keys[k]) == 0)
+				known = true;
+		if (!known) {
+			r = fail(&c, v->string, NULL,
+				 "unknown key (known: workers, order, queue_size, retries)");
+			goto out;
+		}
+	}
+	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(root, "workers");
+	if (!workers) {
+		r = fail(&c, "workers", NULL,
+			 "missing (a non-empty array of worker specs)");
+		goto out;
+	}
+	if (!cJSON_IsArray(workers) || cJSON_GetArraySize(workers) == 0) {
+		r = fail(&c, "workers", workers,
+			 "expected a non-empty array of worker specs");
+		goto out;
+	}
+	cfg->nspecs = (size_t)cJSON_GetArraySize(workers);
+	cfg->specs = xcalloc(cfg->nspecs, sizeof(*cfg->specs));
+	size_t i = 0;
+	long total = 0;
+	cJSON_ArrayForEach(v, workers) {
+		if ((r = parse_spec(&c, v, i, &cfg->specs[i])))
+			goto out;
+		total += cfg->specs[i].replicas;
+		i++;
+	}
+	if (total > REPLICAS_MAX * 4) {
+		r = fail(&c, "workers", NULL, "%ld workers in all; at most %d",
+			 total, REPLICAS_MAX * 4);
+		goto out;
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "order"))) {
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "input") == 0)
+			cfg->order = 1;
+		else if (cJSON_IsString(v) &&
+			 strcmp(v->valuestring, "completion") == 0)
+			cfg->order = 0;
+		else {
+			r = fail(&c, "order", v, "expected \"input\" or \"completion\"");
+			goto out;
+		}
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "queue_size")) &&
+	    (r = get_long(&c, "queue_size", v, 1, QUEUE_MAX, &cfg->queue_size)))
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "retries")) &&
+	    (r = get_long(&c, "retries", v, 0, RETRIES_MAX, &cfg->retries)))
+		goto out;
+out:
+	cJSON_Delete(root);
+	return r;
+}
+
+int config_load(struct pool_config *cfg, const char *path, struct buf *err)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		buf_reset(err);
+		buf_addf(err, "%s: cannot read the pool config: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	struct buf text = BUF_INIT;
+	for (;;) {
+		buf_reserve(&text, 65536);
+		ssize_t r = xread(fd, text.p + text.len, text.cap - text.len);
+		if (r < 0) {
+			buf_reset(err);
+			buf_addf(err, "%s: cannot read the pool config: %s", path,
+				 strerror(errno));
+			close(fd);
+			buf_release(&text);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		text.len += (size_t)r;
+		if (text.len > SPOOL_LINE_MAX) {
+			buf_reset(err);
+			buf_addf(err, "%s: larger than 64 MiB; is this a pool config?",
+				 path);
+			close(fd);
+			buf_release(&text);
+			return -1;
+		}
+	}
+	close(fd);
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else {
+		free(dir);
+		dir = xstrdup(".");
+	}
+	int r = config_parse(cfg, text.p ? text.p : "", text.len, path, dir, err);
+	free(dir);
+	buf_release(&text);
+	return r;
+}
+
+void config_from_command(struct pool_config *cfg, const char *command,
+			 long jobs)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->label = xstrdup("--cmd");
+	cfg->order = -1;
+	cfg->retries = -1;
+	cfg->nspecs = 1;
+	cfg->specs = xcalloc(1, sizeof(*cfg->specs));
+	struct worker_spec *w = &cfg->specs[0];
+	w->cmd = xcalloc(4, sizeof(char *));
+	w->cmd[0] = xstrdup("/bin/sh");
+	w->cmd[1] = xstrdup("-c");
+	w->cmd[2] = xstrdup(command);
+	w->ncmd = 3;
+	/* The name is the command's first word, as a user would say it. */
+	const char *s = command;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strcspn(s, " \t\n;|&<>()");
+	char *word = n ? xstrndup(s, n) : xstrdup("sh");
+	w->name = xstrdup(basename_of(word));
+	if (!w->name[0]) {
+		free(w->name);
+		w->name = xstrdup("sh");
+	}
+	free(word);
+	w->spawn_json = xstrdup("{}");
+	w->replicas = jobs;
+	w->startup_timeout = 60;
+	w->inflight = 0; /* auto */
+}
+
+void config_release(struct pool_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nspecs; i++) {
+		struct worker_spec *w = &cfg->specs[i];
+		free(w->name);
+		for (size_t k = 0; w->cmd && k < w->ncmd; k++)
+			free(w->cmd[k]);
+		free(w->cmd);
+		free(w->spawn_json);
+		for (size_t k = 0; k < w->nenv; k++) {
+			free(w->env[k].key);
+			free(w->env[k].val);
+		}
+		free(w->env);
+		free(w->cwd);
+	}
+	free(cfg->specs);
+	free(cfg->label);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+char *config_expand(const char *s, long worker, long replica, const char *name)
+{
+	struct buf b = BUF_INIT;
+	while (*s) {
+		const char *open = strchr(s, '{');
+		if (!open) {
+			buf_adds(&b, s);
+			break;
+		}
+		buf_add(&b, s, (size_t)(open - s));
+		if (strncmp(open, "{worker}", 8) == 0) {
+			buf_addf(&b, "%ld", worker);
+			s = open + 8;
+		} else if (strncmp(open, "{replica}", 9) == 0) {
+			buf_addf(&b, "%ld", replica);
+			s = open + 9;
+		} else if (strncmp(open, "{name}", 6) == 0) {
+			buf_adds(&b, name);
+			s = open + 6;
+		} else {
+			buf_addc(&b, '{');
+			s = open + 1;
+		}
+	}
+	buf_addc(&b, '\0');
+	return b.p;
+}

@@ -1,0 +1,62 @@
+/* config.h - the pool config (SPEC section 3): worker specs and run
+ * settings, validated strictly, every error naming its place. */
+#ifndef SPOOL_CONFIG_H
+#define SPOOL_CONFIG_H
+
+#include "util.h"
+
+enum protocol { PROTO_LINES, PROTO_SPOOL };
+enum ready_mode { READY_START, READY_LINE };
+
+struct env_pair {
+	char *key;
+	char *val; /* may hold placeholders */
+};
+
+struct worker_spec {
+	char *name;
+	char **cmd; /* NULL-terminated; may hold placeholders */
+	size_t ncmd;
+	enum protocol protocol;
+	char *spawn_json; /* compact JSON; "{}" when absent */
+	struct env_pair *env;
+	size_t nenv;
+	char *cwd; /* NULL: spool's own; else resolved against the config dir */
+	long replicas;
+	long inflight; /* 0 means auto */
+	double timeout; /* 0: none */
+	double startup_timeout; /* 0: none */
+	long max_tasks; /* 0: never recycle */
+	enum ready_mode ready;
+	bool timeout_set, inflight_set;
+};
+
+struct pool_config {
+	char *label; /* the config path as given, for messages */
+	struct worker_spec *specs;
+	size_t nspecs;
+	int order;        /* -1 unset, 0 completion, 1 input */
+	long queue_size;  /* 0 unset */
+	long retries;     /* -1 unset */
+};
+
+/* Parse config text.  label names it in messages; dir is where relative
+ * paths are resolved.  On error returns -1 and puts the message (without
+ * "spool: ") in err. */
+int config_parse(struct pool_config *cfg, const char *text, size_t len,
+		 const char *label, const char *dir, struct buf *err);
+
+/* Read and parse a config file; errors as for config_parse. */
+int config_load(struct pool_config *cfg, const char *path, struct buf *err);
+
+/* The one-spec pool of `-c COMMAND -j N`: /bin/sh -c COMMAND. */
+void config_from_command(struct pool_config *cfg, const char *command,
+			 long jobs);
+
+void config_release(struct pool_config *cfg);
+
+/* Replace {worker}, {replica} and {name} in s. */
+char *config_expand(const char *s, long worker, long replica,
+		    const char *name);
+
+#endif

@@ -1,0 +1,186 @@
+/* input.c - reading task lines from the inputs. */
+#define _GNU_SOURCE
+#include "input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define INPUT_READ ((size_t)256 << 10)
+
+int input_open(struct input *in, const char *const *paths, size_t n,
+	       struct buf *err)
+{
+	static const char *const stdin_only[] = {"-"};
+	memset(in, 0, sizeof(*in));
+	if (n == 0) {
+		paths = stdin_only;
+		n = 1;
+	}
+	in->src = xcalloc(n, sizeof(*in->src));
+	in->nsrc = n;
+	for (size_t i = 0; i < n; i++)
+		in->src[i].fd = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct input_src *s = &in->src[i];
+		s->name = xstrdup(paths[i]);
+		if (strcmp(paths[i], "-") == 0) {
+			s->fd = 0;
+		} else {
+			s->fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+			if (s->fd < 0) {
+				buf_addf(err, "%s: cannot read input: %s", paths[i],
+					 strerror(errno));
+				return -1;
+			}
+		}
+		struct stat st;
+		if (fstat(s->fd, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				buf_addf(err, "%s: cannot read input: Is a directory",
+					 paths[i]);
+				return -1;
+			}
+			s->regular = S_ISREG(st.st_mode);
+			s->pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+				      S_ISCHR(st.st_mode);
+			/* /dev/null and friends never block. */
+			if (S_ISCHR(st.st_mode) && !isatty(s->fd))
+				s->pollable = false;
+		}
+	}
+	linebuf_init(&in->lb, SPOOL_LINE_MAX);
+	return 0;
+}
+
+void input_close(struct input *in)
+{
+	for (size_t i = 0; i < in->nsrc; i++) {
+		if (in->src[i].fd > 0)
+			close(in->src[i].fd);
+		free(in->src[i].name);
+	}
+	free(in->src);
+	linebuf_release(&in->lb);
+	memset(in, 0, sizeof(*in));
+}
+
+static bool is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+static void next_source(struct input *in)
+{
+	struct input_src *s = &in->src[in->cur];
+	if (s->fd > 0)
+		close(s->fd);
+	s->fd = -1;
+	in->cur++;
+	in->readable = false;
+	in->lb.start = in->lb.end = in->lb.scan = 0;
+	in->lb.eof = false;
+	in->lb.skipping = false;
+	if (in->cur >= in->nsrc)
+		in->done = true;
+}
+
+enum input_result input_next(struct input *in, struct input_line *out)
+{
+	for (;;) {
+		if (in->cur >= in->nsrc) {
+			in->done = true;
+			return IN_END;
+		}
+		struct input_src *s = &in->src[in->cur];
+		const char *line;
+		size_t n;
+		enum linebuf_result r = linebuf_next(&in->lb, &line, &n);
+		if (r == LB_LINE) {
+			s->line++;
+			if (is_blank(line, n))
+				continue;
+			*out = (struct input_line){line, n, (uint32_t)in->cur, s->line};
+			return IN_LINE;
+		}
+		if (r == LB_TOOLONG) {
+			s->line++;
+			*out = (struct input_line){NULL, n, (uint32_t)in->cur, s->line};
+			return IN_TOOLONG;
+		}
+		if (in->lb.eof) {
+			next_source(in);
+			continue;
+		}
+		if (s->pollable && !in->readable)
+			return IN_WAIT;
+		in->readable = false;
+		ssize_t got = linebuf_fill(&in->lb, s->fd, INPUT_READ);
+		if (got < 0) {
+			if (errno == EAGAIN)
+				return IN_WAIT;
+			in->read_errno = errno;
+			in->lb.eof = true;
+		}
+	}
+}
+
+int input_fd(const struct input *in)
+{
+	if (in->cur >= in->nsrc)
+		return -1;
+	const struct input_src *s = &in->src[in->cur];
+	return s->pollable ? s->fd : -1;
+}
+
+/* Task lines (non-blank) in a file, from its current offset. */
+static int64_t count_lines(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	if (pos < 0)
+		return -1;
+	size_t len = (size_t)(st.st_size - pos);
+	if (len == 0)
+		return 0;
+	void *map = mmap(NULL, len + (size_t)(pos % sysconf(_SC_PAGESIZE)),
+			 PROT_READ, MAP_PRIVATE,
+			 fd, pos - pos % sysconf(_SC_PAGESIZE));
+	if (map == MAP_FAILED)
+		return -1;
+	const char *p = (const char *)map + pos % sysconf(_SC_PAGESIZE);
+	int64_t count = 0;
+	size_t i = 0;
+	while (i < len) {
+		const char *nl = memchr(p + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - p) : len;
+		if (!is_blank(p + i, end - i))
+			count++;
+		i = end + 1;
+	}
+	munmap(map, len + (size_t)(pos % sysconf(_SC_PAGESIZE)));
+	return count;
+}
+
+int64_t input_count(const struct input *in)
+{
+	int64_t total = 0;
+	for (size_t i = in->cur; i < in->nsrc; i++) {
+		if (!in->src[i].regular)
+			return -1;
+		int64_t c = count_lines(in->src[i].fd);
+		if (c < 0)
+			return -1;
+		total += c;
+	}
+	return total;
+}

@@ -1,0 +1,52 @@
+/* input.h - the reader: task lines from the FILEs in order (or stdin),
+ * numbered, blank lines skipped.  It reads only when asked, so the window
+ * of tasks in memory is what bounds it. */
+#ifndef SPOOL_INPUT_H
+#define SPOOL_INPUT_H
+
+#include "linebuf.h"
+
+struct input_src {
+	char *name;    /* as given; "-" for stdin */
+	int fd;
+	bool pollable; /* a pipe, socket or terminal: wait for readability */
+	bool regular;  /* a regular file (its size and lines can be counted) */
+	uint64_t line; /* lines read so far */
+};
+
+struct input {
+	struct input_src *src;
+	size_t nsrc, cur;
+	struct linebuf lb;
+	bool readable; /* the current pollable fd was reported readable */
+	bool done;     /* every input read to its end */
+	int read_errno; /* a read error ended an input early */
+};
+
+enum input_result {
+	IN_LINE,    /* a task line */
+	IN_TOOLONG, /* a line over 64 MiB (its bytes are dropped) */
+	IN_WAIT,    /* nothing yet: wait for the fd to be readable */
+	IN_END,     /* no more input */
+};
+
+struct input_line {
+	const char *p; /* valid until the next input_next() */
+	size_t n;
+	uint32_t src;
+	uint64_t line;
+};
+
+/* Open every input before any worker starts.  On failure returns -1 with
+ * the message in err (exit 2). */
+int input_open(struct input *in, const char *const *paths, size_t n,
+	       struct buf *err);
+void input_close(struct input *in);
+enum input_result input_next(struct input *in, struct input_line *out);
+/* The fd to poll for IN_WAIT, or -1. */
+int input_fd(const struct input *in);
+/* Count the task lines left in regular-file inputs, or -1 when some input
+ * is not a regular file. */
+int64_t input_count(const struct input *in);
+
+#endif

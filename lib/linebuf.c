@@ -1,0 +1,123 @@
+/* linebuf.c - bounded line reader. */
+#define _GNU_SOURCE
+#include "linebuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LINEBUF_MIN_READ ((size_t)64 << 10)
+
+void linebuf_init(struct linebuf *lb, size_t max)
+{
+	memset(lb, 0, sizeof(*lb));
+	lb->max = max;
+	lb->final_partial = true;
+}
+
+void linebuf_release(struct linebuf *lb)
+{
+	free(lb->p);
+	memset(lb, 0, sizeof(*lb));
+}
+
+/* Make room for at least `want` more bytes at the end. */
+static void make_room(struct linebuf *lb, size_t want)
+{
+	if (lb->start > 0 && (lb->cap - lb->end < want || lb->start == lb->end)) {
+		size_t n = lb->end - lb->start;
+		memmove(lb->p, lb->p + lb->start, n);
+		lb->scan -= lb->start;
+		lb->end = n;
+		lb->start = 0;
+	}
+	if (lb->cap - lb->end >= want)
+		return;
+	size_t cap = lb->cap ? lb->cap : LINEBUF_MIN_READ;
+	while (cap - lb->end < want)
+		cap *= 2;
+	lb->p = xrealloc(lb->p, cap);
+	lb->cap = cap;
+}
+
+ssize_t linebuf_fill(struct linebuf *lb, int fd, size_t want)
+{
+	if (want < LINEBUF_MIN_READ)
+		want = LINEBUF_MIN_READ;
+	/* While skipping an over-long line, nothing before the scan point
+	 * is kept. */
+	if (lb->skipping)
+		lb->start = lb->scan = lb->end;
+	/* Give back the memory a huge line needed once it has gone. */
+	if (lb->start == lb->end && lb->cap > ((size_t)4 << 20)) {
+		free(lb->p);
+		lb->p = NULL;
+		lb->cap = lb->start = lb->scan = lb->end = 0;
+	}
+	make_room(lb, want);
+	size_t room = lb->cap - lb->end;
+	ssize_t r = xread(fd, lb->p + lb->end, room);
+	if (r > 0)
+		lb->end += (size_t)r;
+	else if (r == 0)
+		lb->eof = true;
+	return r;
+}
+
+enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
+				 size_t *len)
+{
+	for (;;) {
+		char *base = lb->p;
+		char *nl = NULL;
+		if (lb->scan < lb->end)
+			nl = memchr(base + lb->scan, '\n', lb->end - lb->scan);
+		if (lb->skipping) {
+			if (!nl) {
+				lb->skipped += lb->end - lb->scan;
+				lb->start = lb->scan = lb->end;
+				if (lb->eof)
+					lb->skipping = false;
+				return LB_NEED;
+			}
+			size_t pos = (size_t)(nl - base);
+			lb->skipped += pos - lb->scan;
+			lb->start = lb->scan = pos + 1;
+			lb->skipping = false;
+			continue;
+		}
+		size_t n;
+		if (nl) {
+			n = (size_t)(nl - (base + lb->start));
+		} else {
+			n = lb->end - lb->start;
+			if (n > lb->max) {
+				/* The bytes stay readable until the next fill. */
+				*line = base + lb->start;
+				*len = n;
+				lb->skipping = true;
+				lb->skipped = n;
+				lb->start = lb->scan = lb->end;
+				return LB_TOOLONG;
+			}
+			lb->scan = lb->end;
+			if (!lb->eof || n == 0 || !lb->final_partial)
+				return LB_NEED;
+		}
+		const char *s = base + lb->start;
+		size_t next = lb->start + n + (nl ? 1 : 0);
+		if (n > 0 && s[n - 1] == '\r')
+			n--;
+		if (n > lb->max) {
+			lb->start = lb->scan = next;
+			*line = s;
+			*len = n;
+			return LB_TOOLONG;
+		}
+		lb->start = lb->scan = next;
+		*line = s;
+		*len = n;
+		return LB_LINE;
+	}
+}

@@ -1,0 +1,97 @@
+/* log.c - spool's stderr. */
+#define _GNU_SOURCE
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static enum log_level level = LOG_NORMAL;
+static struct log_status status;
+
+void log_set_level(enum log_level l) { level = l; }
+enum log_level log_get_level(void) { return level; }
+
+void log_set_status(const struct log_status *st)
+{
+	if (st)
+		status = *st;
+	else
+		memset(&status, 0, sizeof(status));
+}
+
+void log_write(const char *s, size_t n)
+{
+	if (status.erase)
+		status.erase(status.ctx);
+	(void)write_all(2, s, n);
+	if (status.redraw)
+		status.redraw(status.ctx);
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+	char stackbuf[1024];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(stackbuf + 7, sizeof(stackbuf) - 8, fmt, ap);
+	memcpy(stackbuf, "spool: ", 7);
+	if (n >= 0 && (size_t)n < sizeof(stackbuf) - 8) {
+		stackbuf[7 + n] = '\n';
+		log_write(stackbuf, 8 + (size_t)n);
+	} else if (n >= 0) {
+		struct buf b = BUF_INIT;
+		buf_reserve(&b, (size_t)n + 9);
+		memcpy(b.p, "spool: ", 7);
+		vsnprintf(b.p + 7, (size_t)n + 1, fmt, ap2);
+		b.p[7 + n] = '\n';
+		log_write(b.p, 8 + (size_t)n);
+		buf_release(&b);
+	}
+	va_end(ap2);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	if (level < LOG_NORMAL)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void log_verbose(const char *fmt, ...)
+{
+	if (level < LOG_VERBOSE)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void log_worker_line(const char *label, const char *line, size_t n)
+{
+	char stackbuf[512];
+	size_t ll = strlen(label);
+	size_t total = ll + 3 + n + 1;
+	char *p = total <= sizeof(stackbuf) ? stackbuf : xmalloc(total);
+	p[0] = '[';
+	memcpy(p + 1, label, ll);
+	p[ll + 1] = ']';
+	p[ll + 2] = ' ';
+	memcpy(p + ll + 3, line, n);
+	p[total - 1] = '\n';
+	log_write(p, total);
+	if (p != stackbuf)
+		free(p);
+}

@@ -1,0 +1,439 @@
+/* worker.c - worker processes: spawn, signals, stderr, the kill ladder. */
+#define _GNU_SOURCE
+#include "worker.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The longest stderr line passed on whole; longer ones are cut. */
+#define STDERR_LINE_MAX ((size_t)1 << 20)
+#define TAIL_LINE_MAX 300
+/* A bigger pipe means fewer wake-ups per batch of small tasks. */
+#define PIPE_SIZE (1 << 20)
+
+extern char **environ;
+
+/* What the child does before exec, reported through the exec pipe. */
+enum spawn_stage { STAGE_CHDIR = 1, STAGE_EXEC = 2, STAGE_SETUP = 3 };
+struct spawn_report {
+	int stage;
+	int err;
+};
+
+void worker_init(struct worker *w, struct pool *p, int index, int replica,
+		 int spec_index, const struct worker_spec *spec,
+		 const char *label)
+{
+	memset(w, 0, sizeof(*w));
+	w->pool = p;
+	w->index = index;
+	w->replica = replica;
+	w->spec_index = spec_index;
+	w->spec = spec;
+	w->codec = spec->protocol == PROTO_SPOOL ? &proto_spool : &proto_lines;
+	w->label = xstrdup(label);
+	w->state = WS_BACKOFF;
+	w->fd_in = w->fd_out = w->fd_err = -1;
+	w->w_in = w->w_out = w->w_err = -1;
+	linebuf_init(&w->rbuf, SPOOL_LINE_MAX);
+	w->rbuf.final_partial = false;
+	linebuf_init(&w->ebuf, STDERR_LINE_MAX);
+}
+
+void worker_release(struct worker *w)
+{
+	worker_close_fds(w);
+	free(w->label);
+	buf_release(&w->wbuf);
+	linebuf_release(&w->rbuf);
+	linebuf_release(&w->ebuf);
+	idq_release(&w->inflight);
+	free(w->fault_msg);
+	free(w->spawn_result);
+	for (unsigned i = 0; i < WORKER_TAIL_LINES; i++)
+		free(w->tail[i]);
+	memset(w, 0, sizeof(*w));
+}
+
+/* The child's environment: spool's, then the spec's env, then SPOOL_*. */
+static char **build_env(const struct worker *w)
+{
+	const struct worker_spec *s = w->spec;
+	size_t nextra = s->nenv + 5;
+	char **extra = xcalloc(nextra, sizeof(char *));
+	size_t k = 0;
+	bool py_set = false;
+	for (size_t i = 0; i < s->nenv; i++) {
+		char *val = config_expand(s->env[i].val, w->index, w->replica,
+					  s->name);
+		extra[k++] = xasprintf("%s=%s", s->env[i].key, val);
+		free(val);
+		if (strcmp(s->env[i].key, "PYTHONUNBUFFERED") == 0)
+			py_set = true;
+	}
+	extra[k++] = xasprintf("SPOOL_WORKER=%d", w->index);
+	extra[k++] = xasprintf("SPOOL_REPLICA=%d", w->replica);
+	extra[k++] = xasprintf("SPOOL_NAME=%s", s->name);
+	extra[k++] = xasprintf("SPOOL_SPAWN=%s", s->spawn_json);
+	if (!py_set)
+		extra[k++] = xstrdup("PYTHONUNBUFFERED=1");
+
+	size_t nenv = 0;
+	while (environ && environ[nenv])
+		nenv++;
+	char **env = xcalloc(nenv + k + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < nenv; i++) {
+		bool overridden = false;
+		for (size_t j = 0; j < k && !overridden; j++) {
+			size_t klen = (size_t)(strchr(extra[j], '=') - extra[j]);
+			if (strncmp(environ[i], extra[j], klen + 1) == 0)
+				overridden = true;
+		}
+		if (!overridden)
+			env[n++] = xstrdup(environ[i]);
+	}
+	for (size_t j = 0; j < k; j++)
+		env[n++] = extra[j];
+	free(extra);
+	return env;
+}
+
+static void free_strv(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static sigset_t child_mask;
+static struct sigaction child_sigpipe;
+static bool child_signals_saved;
+
+void worker_save_signals(const sigset_t *mask, const struct sigaction *pipe_act)
+{
+	child_mask = *mask;
+	child_sigpipe = *pipe_act;
+	child_signals_saved = true;
+}
+
+static void mark_fds_cloexec(void)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	struct rlimit rl;
+	long max = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur < max)
+		max = (long)rl.rlim_cur;
+	for (int fd = 3; fd < max; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+}
+
+static NORETURN void child_fail(int fd, int stage, int err)
+{
+	struct spawn_report r = {stage, err};
+	(void)!write(fd, &r, sizeof(r));
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static NORETURN void child_exec(const struct worker *w, pid_t parent,
+				int in, int out, int err, int report,
+				char **argv, char **envp, const char *cwd)
+{
+	if (child_signals_saved)
+		(void)sigaction(SIGPIPE, &child_sigpipe, NULL);
+	/* Its own process group: a terminal's Ctrl-C reaches spool only,
+	 * and spool can signal the worker with all it started. */
+	(void)setpgid(0, 0);
+	/* Never outlive spool. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(1);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+		child_fail(report, STAGE_SETUP, errno);
+	mark_fds_cloexec();
+	if (child_signals_saved)
+		(void)sigprocmask(SIG_SETMASK, &child_mask, NULL);
+	if (cwd && chdir(cwd) != 0)
+		child_fail(report, STAGE_CHDIR, errno);
+	(void)w;
+	execvpe(argv[0], argv, envp);
+	child_fail(report, STAGE_EXEC, errno);
+}
+
+static void set_pipe_size(int fd)
+{
+	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+}
+
+int worker_spawn(struct worker *w, double now, struct buf *why)
+{
+	const struct worker_spec *s = w->spec;
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+	int prep[2] = {-1, -1};
+	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
+	for (size_t i = 0; i < s->ncmd; i++)
+		argv[i] = config_expand(s->cmd[i], w->index, w->replica, s->name);
+	char **envp = build_env(w);
+	char *cwd = s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
+			   : NULL;
+	int ret = -1;
+
+	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
+	    pipe2(perr, O_CLOEXEC) || pipe2(prep, O_CLOEXEC)) {
+		buf_addf(why, "cannot make pipes: %s", strerror(errno));
+		goto out;
+	}
+	set_pipe_size(pin[1]);
+	set_pipe_size(pout[1]);
+
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		buf_addf(why, "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child_exec(w, parent, pin[0], pout[1], perr[1], prep[1], argv,
+			   envp, cwd);
+
+	/* Both sides set the group, so a signal sent right after fork
+	 * cannot miss it. */
+	(void)setpgid(pid, pid);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	close(prep[1]);
+	pin[0] = pout[1] = perr[1] = prep[1] = -1;
+
+	struct spawn_report rep;
+	ssize_t r;
+	do
+		r = read(prep[0], &rep, sizeof(rep));
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(rep)) {
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (rep.stage == STAGE_CHDIR)
+			buf_addf(why, "cannot change to directory %s: %s", cwd,
+				 strerror(rep.err));
+		else if (rep.stage == STAGE_EXEC)
+			buf_addf(why, "cannot run %s: %s", argv[0], strerror(rep.err));
+		else
+			buf_addf(why, "cannot set up the process: %s",
+				 strerror(rep.err));
+		goto out;
+	}
+
+	w->pid = pid;
+	w->last_pid = pid;
+	w->fd_in = pin[1];
+	w->fd_out = pout[0];
+	w->fd_err = perr[0];
+	pin[1] = pout[0] = perr[0] = -1;
+	fd_set_nonblock(w->fd_in, true);
+	fd_set_nonblock(w->fd_out, true);
+	fd_set_nonblock(w->fd_err, true);
+	w->spawned_at = now;
+	w->sent = w->done = 0;
+	w->nflight = 0;
+	w->inflight.head = w->inflight.len = 0;
+	w->fault = WF_NONE;
+	free(w->fault_msg);
+	w->fault_msg = NULL;
+	w->signalled = false;
+	w->term_at = w->kill_at = 0;
+	w->recycle = false;
+	w->wstatus = 0;
+	w->rbuf.eof = w->ebuf.eof = false;
+	w->rbuf.start = w->rbuf.end = w->rbuf.scan = 0;
+	w->rbuf.skipping = false;
+	w->ebuf.start = w->ebuf.end = w->ebuf.scan = 0;
+	w->ebuf.skipping = false;
+	buf_reset(&w->wbuf);
+	free(w->spawn_result);
+	w->spawn_result = NULL;
+	w->tail_n = 0;
+	w->svc = 0;
+	w->busy_mark = 0;
+	ret = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+		if (prep[i] >= 0)
+			close(prep[i]);
+	}
+	free_strv(argv);
+	free_strv(envp);
+	free(cwd);
+	return ret;
+}
+
+void worker_signal(struct worker *w, int sig)
+{
+	if (w->pid <= 0)
+		return;
+	w->signalled = true;
+	if (kill(-w->pid, sig) != 0)
+		(void)kill(w->pid, sig);
+}
+
+void worker_close_stdin(struct worker *w)
+{
+	if (w->fd_in >= 0) {
+		close(w->fd_in);
+		w->fd_in = -1;
+	}
+	buf_reset(&w->wbuf);
+}
+
+void worker_stop(struct worker *w, enum worker_fault fault, char *msg,
+		 double now)
+{
+	if (w->fault == WF_NONE) {
+		w->fault = fault;
+		free(w->fault_msg);
+		w->fault_msg = msg;
+	} else {
+		free(msg);
+	}
+	w->state = WS_STOPPING;
+	worker_close_stdin(w);
+	worker_signal(w, SIGTERM);
+	w->term_at = 0;
+	if (!w->kill_at || w->kill_at > now + 2)
+		w->kill_at = now + 2;
+}
+
+void worker_drain(struct worker *w, double now, double grace)
+{
+	worker_close_stdin(w);
+	if (w->state != WS_STOPPING)
+		w->state = WS_DRAINING;
+	if (!w->term_at && !w->kill_at)
+		w->term_at = now + grace;
+}
+
+double worker_ladder(struct worker *w, double now)
+{
+	if (w->pid <= 0)
+		return 0;
+	if (w->term_at && now >= w->term_at) {
+		w->term_at = 0;
+		worker_signal(w, SIGTERM);
+		w->kill_at = now + 2;
+	}
+	if (w->kill_at && now >= w->kill_at) {
+		w->kill_at = 0;
+		worker_signal(w, SIGKILL);
+	}
+	if (w->term_at)
+		return w->term_at;
+	return w->kill_at;
+}
+
+static void add_tail(struct worker *w, const char *line, size_t n)
+{
+	if (n > TAIL_LINE_MAX)
+		n = TAIL_LINE_MAX;
+	free(w->tail[w->tail_next]);
+	w->tail[w->tail_next] = xstrndup(line, n);
+	w->tail_next = (w->tail_next + 1) % WORKER_TAIL_LINES;
+	if (w->tail_n < WORKER_TAIL_LINES)
+		w->tail_n++;
+}
+
+void worker_read_stderr(struct worker *w, bool until_eof)
+{
+	if (w->fd_err < 0)
+		return;
+	for (;;) {
+		ssize_t r = linebuf_fill(&w->ebuf, w->fd_err, 0);
+		const char *line;
+		size_t n;
+		enum linebuf_result lr;
+		while ((lr = linebuf_next(&w->ebuf, &line, &n)) != LB_NEED) {
+			if (lr == LB_TOOLONG) {
+				struct buf b = BUF_INIT;
+				buf_add(&b, line, MIN(n, STDERR_LINE_MAX));
+				buf_adds(&b, " [line cut at 1 MiB]");
+				log_worker_line(w->label, b.p, b.len);
+				add_tail(w, b.p, b.len);
+				buf_release(&b);
+				continue;
+			}
+			log_worker_line(w->label, line, n);
+			add_tail(w, line, n);
+		}
+		if (r == 0 || (r < 0 && errno != EAGAIN)) {
+			close(w->fd_err);
+			w->fd_err = -1;
+			return;
+		}
+		if (r < 0 || !until_eof)
+			return;
+	}
+}
+
+void worker_add_tail(const struct worker *w, struct buf *out)
+{
+	unsigned first = (w->tail_next + WORKER_TAIL_LINES - w->tail_n) %
+			 WORKER_TAIL_LINES;
+	for (unsigned i = 0; i < w->tail_n; i++) {
+		const char *line = w->tail[(first + i) % WORKER_TAIL_LINES];
+		buf_adds(out, "\n  | ");
+		buf_adds(out, line);
+	}
+}
+
+void worker_add_status(int st, struct buf *out)
+{
+	if (WIFEXITED(st)) {
+		int code = WEXITSTATUS(st);
+		buf_addf(out, "exited with status %d", code);
+		if (code == 127)
+			buf_adds(out, " (command not found)");
+		else if (code == 126)
+			buf_adds(out, " (command not executable)");
+	} else if (WIFSIGNALED(st)) {
+		int sig = WTERMSIG(st);
+		buf_addf(out, "killed by signal %d (SIG%s)", sig, signal_name(sig));
+	} else {
+		buf_addf(out, "ended with wait status %d", st);
+	}
+}
+
+void worker_close_fds(struct worker *w)
+{
+	if (w->fd_in >= 0)
+		close(w->fd_in);
+	if (w->fd_out >= 0)
+		close(w->fd_out);
+	if (w->fd_err >= 0)
+		close(w->fd_err);
+	w->fd_in = w->fd_out = w->fd_err = -1;
+}

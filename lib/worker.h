@@ -1,0 +1,147 @@
+/* worker.h - one worker slot ("name#i") and the process that currently
+ * fills it: spawn, signal, stderr, reaping and the kill ladder.  Nothing
+ * else in spool forks.  What the worker's answers mean is the pool's
+ * business (pool.c); this file only moves the process through its states:
+ *
+ *   BACKOFF --spawn--> STARTING --ready--> READY --drain--> DRAINING
+ *      ^                  |                  |                 |
+ *      |                  +------stop--------+------stop-------+--> STOPPING
+ *      +------- reaped (restart) <------------------------------------+
+ *   GIVEN_UP and STOPPED are final: the spec failed too often, or the run
+ *   is over for this slot. */
+#ifndef SPOOL_WORKER_H
+#define SPOOL_WORKER_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "idq.h"
+#include "linebuf.h"
+#include "proto.h"
+
+enum worker_state {
+	WS_BACKOFF,  /* no process; spawn at restart_at */
+	WS_STARTING, /* process up, waiting for its ready line or spawn answer */
+	WS_READY,    /* taking tasks */
+	WS_DRAINING, /* stdin closed on purpose (recycle, end of run) */
+	WS_STOPPING, /* being killed; waiting to reap it */
+	WS_GIVEN_UP, /* its spec failed to spawn too often */
+	WS_STOPPED,  /* done for this run */
+};
+
+/* Why spool ended a process, when it did. */
+enum worker_fault {
+	WF_NONE,
+	WF_TIMEOUT,          /* a task ran past its timeout */
+	WF_PROTOCOL,         /* it wrote something that is not an answer */
+	WF_STDOUT_CLOSED,    /* it closed stdout but kept running */
+	WF_SPAWN_ERROR,      /* it answered spawn with an error */
+	WF_STARTUP_TIMEOUT,  /* it was not ready in time */
+	WF_SHUTDOWN,         /* the run ended or was interrupted */
+};
+
+#define WORKER_TAIL_LINES 5
+
+struct pool;
+
+struct worker {
+	struct pool *pool;
+	int index;   /* in the whole pool, from 0 */
+	int replica; /* within its spec, from 0 */
+	int spec_index;
+	const struct worker_spec *spec;
+	const struct codec *codec;
+	char *label; /* name#i */
+	enum worker_state state;
+
+	/* The current process; pid 0 when there is none. */
+	pid_t pid;
+	int fd_in, fd_out, fd_err;
+	int w_in, w_out, w_err; /* loop watches, -1 when none */
+	struct buf wbuf;        /* bytes for its stdin */
+	struct linebuf rbuf;    /* its stdout */
+	struct linebuf ebuf;    /* its stderr */
+	double spawned_at;
+	uint64_t sent; /* tasks sent to this process */
+	uint64_t done; /* tasks this process finished (ok or error answer) */
+
+	/* Tasks in flight, oldest first; holes where answers came out of
+	 * order (spool protocol). */
+	struct idq inflight;
+	uint32_t nflight;
+	long limit;          /* most in flight now */
+	double oldest_since; /* lines: when the oldest became oldest */
+
+	/* Ending a process. */
+	enum worker_fault fault;
+	char *fault_msg;
+	uint32_t fault_slot;  /* the task that timed out */
+	bool signalled;       /* spool sent it a signal */
+	double term_at;       /* send SIGTERM at (0: not planned) */
+	double kill_at;       /* send SIGKILL at */
+	double restart_at;    /* BACKOFF: spawn at */
+	bool recycle;         /* DRAINING to be replaced (max_tasks) */
+	int wstatus;
+
+	/* The last lines it wrote on stderr, for death reports. */
+	char *tail[WORKER_TAIL_LINES];
+	unsigned tail_next, tail_n;
+
+	/* Per slot, over the whole run (--stats). */
+	uint64_t st_tasks, st_failed, st_restarts;
+	bool came_up;       /* some process of this slot became ready */
+	bool up;            /* the current process became ready */
+	double spawn_s;     /* spawn to ready, latest process */
+	char *spawn_result; /* JSON text, latest process */
+	pid_t last_pid;
+
+	/* inflight auto: smoothed seconds per task while busy. */
+	double svc;
+	double busy_mark;
+};
+
+void worker_init(struct worker *w, struct pool *p, int index, int replica,
+		 int spec_index, const struct worker_spec *spec,
+		 const char *label);
+void worker_release(struct worker *w);
+
+/* The signal mask and SIGPIPE disposition spool started with: children
+ * get them back before exec. */
+void worker_save_signals(const sigset_t *mask, const struct sigaction *pipe_act);
+
+/* Fork and exec the worker.  Returns 0 when it runs; -1 when it could not
+ * be started, with the reason in *why (the child, if any, is reaped). */
+int worker_spawn(struct worker *w, double now, struct buf *why);
+
+/* Signal the worker's process group. */
+void worker_signal(struct worker *w, int sig);
+
+/* Stop sending; close its stdin so it sees end of file. */
+void worker_close_stdin(struct worker *w);
+
+/* End the process because of fault: SIGTERM now, SIGKILL after grace. */
+void worker_stop(struct worker *w, enum worker_fault fault, char *msg,
+		 double now);
+
+/* Close stdin and give the worker `grace` seconds to exit by itself,
+ * then SIGTERM, then SIGKILL 2 s later. */
+void worker_drain(struct worker *w, double now, double grace);
+
+/* Read what its stderr has, passing whole lines on with its label. */
+void worker_read_stderr(struct worker *w, bool until_eof);
+
+/* Append its last stderr lines, for a death report. */
+void worker_add_tail(const struct worker *w, struct buf *out);
+
+/* "exited with status 1", "killed by signal 9 (KILL)" */
+void worker_add_status(int wstatus, struct buf *out);
+
+/* Close every descriptor of the dead process. */
+void worker_close_fds(struct worker *w);
+
+/* Run the signal ladder; returns the next deadline of this worker's
+ * ladder (0 if none). */
+double worker_ladder(struct worker *w, double now);
+
+#endif

@@ -1,0 +1,49 @@
+#!/bin/sh
+# deps.sh - make sure the Debian packages a make target needs are here.
+# As root: apt-get update once, then install what is missing.  Otherwise:
+# print the exact command to run, and fail.
+#   sh tests/deps.sh build [test] [bench]
+set -u
+missing=""
+need() { # need PACKAGE TEST-COMMAND...
+	pkg=$1; shift
+	if ! "$@" >/dev/null 2>&1; then
+		case " $missing " in *" $pkg "*) ;; *) missing="$missing $pkg" ;; esac
+	fi
+}
+for what in "$@"; do
+	case $what in
+	build)
+		need gcc sh -c 'command -v cc || command -v gcc'
+		need pkg-config command -v pkg-config
+		need libcjson-dev sh -c 'pkg-config --exists libcjson || test -f /usr/include/cjson/cJSON.h'
+		;;
+	test)
+		need bats command -v bats
+		need bats-assert test -d /usr/lib/bats/bats-assert
+		need bats-support test -d /usr/lib/bats/bats-support
+		need jq command -v jq
+		need python3 command -v python3
+		need gawk command -v awk
+		need procps command -v ps
+		need bsdutils command -v script
+		;;
+	bench)
+		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
+		need gnuplot-nox command -v gnuplot
+		need hyperfine command -v hyperfine
+		need time test -x /usr/bin/time
+		;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "spool: installing missing packages:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2 && apt-get install -y -qq $missing >&2 && exit 0
+	echo "spool: apt-get failed; install these packages:$missing" >&2
+	exit 1
+fi
+echo "spool: missing packages:$missing" >&2
+echo "spool: run:  sudo apt-get update && sudo apt-get install -y$missing" >&2
+exit 1
