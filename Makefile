@@ -23,11 +23,12 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 
+# BUILD can be set to keep several builds apart (make BUILD=build/x).
 ifeq ($(SANITIZE),1)
-BUILD := build/san
+BUILD ?= build/san
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-BUILD := build
+BUILD ?= build
 SAN :=
 endif
 

@@ -383,7 +383,6 @@ static void protocol_error(struct pool *p, struct worker *w, const char *why,
 	if (n > 200)
 		buf_addf(&b, "... (%zu bytes)", n);
 	buf_addc(&b, '\0');
-	log_error("worker %s (pid %d): %s", w->label, (int)w->pid, b.p);
 	worker_stop(w, WF_PROTOCOL, xstrdup(b.p), p->now);
 	buf_release(&b);
 }
@@ -740,12 +739,16 @@ static void death_reason(struct pool *p, struct worker *w, int wstatus,
 	switch (w->fault) {
 	case WF_TIMEOUT:
 	case WF_PROTOCOL:
-	case WF_SPAWN_ERROR:
 	case WF_STARTUP_TIMEOUT:
-		buf_adds(why, w->fault_msg ? w->fault_msg : "stopped");
+		buf_adds(why, "stopped: ");
+		buf_adds(why, w->fault_msg ? w->fault_msg : "?");
+		return;
+	case WF_SPAWN_ERROR:
+		buf_adds(why, w->fault_msg ? w->fault_msg : "spawn failed");
 		return;
 	case WF_STDOUT_CLOSED:
 		if (w->signalled) {
+			buf_adds(why, "stopped: ");
 			buf_adds(why, w->fault_msg);
 			return;
 		}
@@ -823,7 +826,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	}
 
 	bool spawn_failure = !planned && w->done == 0;
-	if ((!planned || (!clean && w->nflight)) && !p->check) {
+	bool quiet = p->check || p->stop == STOP_PIPE;
+	if ((!planned || (!clean && w->nflight)) && !quiet) {
 		struct buf msg = BUF_INIT;
 		buf_adds(&msg, why.p);
 		if (!w->up)
@@ -842,7 +846,9 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	}
 	w->up = false;
 
-	if (w->nflight)
+	if (p->stop == STOP_PIPE)
+		fail_inflight(p, w, "stdout closed", false);
+	else if (w->nflight)
 		requeue_inflight(p, w, why.p);
 
 	struct spec_state *s = &p->specs[w->spec_index];
@@ -1027,7 +1033,6 @@ static double pool_timers(struct pool *p)
 				break;
 			if (p->now >= w->spawned_at + st) {
 				char *msg = xasprintf("not ready after %gs (startup_timeout)", st);
-				log_error("worker %s (pid %d): %s", w->label, (int)w->pid, msg);
 				worker_stop(w, WF_STARTUP_TIMEOUT, msg, p->now);
 			} else {
 				NEAREST(w->spawned_at + st);
@@ -1043,10 +1048,9 @@ static double pool_timers(struct pool *p)
 			double since = w->codec->by_id ? T(p, slot)->sent : w->oldest_since;
 			if (p->now >= since + to) {
 				struct task *t = T(p, slot);
-				char *msg = xasprintf("timed out after %gs", to);
-				log_error("worker %s (pid %d): task %s:%llu %s; killing it",
-					  w->label, (int)w->pid, pool_src_name(p, t->src),
-					  (unsigned long long)t->line, msg);
+				char *msg = xasprintf("task %s:%llu timed out after %gs",
+						      pool_src_name(p, t->src),
+						      (unsigned long long)t->line, to);
 				w->fault_slot = slot;
 				worker_stop(w, WF_TIMEOUT, msg, p->now);
 			} else {
