@@ -140,47 +140,70 @@ int input_fd(const struct input *in)
 	return s->pollable ? s->fd : -1;
 }
 
-/* Task lines (non-blank) in a file, from its current offset. */
-static int64_t count_lines(int fd)
+/* Call fn for every task line of a regular file, from its current
+ * offset, without moving it; the same rules as input_next() (CR cut,
+ * blank lines skipped, lines over 64 MiB passed with n = 0 and p = NULL).
+ * Returns -1 if the file cannot be mapped. */
+static int scan_file(int fd, uint32_t src, input_scan_fn fn, void *ctx)
 {
 	struct stat st;
 	if (fstat(fd, &st) != 0)
 		return -1;
 	off_t pos = lseek(fd, 0, SEEK_CUR);
-	if (pos < 0)
+	if (pos < 0 || pos > st.st_size)
 		return -1;
 	size_t len = (size_t)(st.st_size - pos);
 	if (len == 0)
 		return 0;
-	void *map = mmap(NULL, len + (size_t)(pos % sysconf(_SC_PAGESIZE)),
-			 PROT_READ, MAP_PRIVATE,
-			 fd, pos - pos % sysconf(_SC_PAGESIZE));
+	long page = sysconf(_SC_PAGESIZE);
+	size_t skew = (size_t)(pos % page);
+	void *map = mmap(NULL, len + skew, PROT_READ, MAP_PRIVATE, fd, pos - (off_t)skew);
 	if (map == MAP_FAILED)
 		return -1;
-	const char *p = (const char *)map + pos % sysconf(_SC_PAGESIZE);
-	int64_t count = 0;
+	const char *p = (const char *)map + skew;
+	uint64_t line = 0;
 	size_t i = 0;
 	while (i < len) {
 		const char *nl = memchr(p + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - p) : len;
-		if (!is_blank(p + i, end - i))
-			count++;
+		size_t n = end - i;
+		line++;
+		if (n && p[i + n - 1] == '\r')
+			n--;
+		if (n > SPOOL_LINE_MAX)
+			fn(ctx, src, line, NULL, 0);
+		else if (!is_blank(p + i, n))
+			fn(ctx, src, line, p + i, n);
 		i = end + 1;
 	}
-	munmap(map, len + (size_t)(pos % sysconf(_SC_PAGESIZE)));
-	return count;
+	munmap(map, len + skew);
+	return 0;
+}
+
+size_t input_scan(const struct input *in, input_scan_fn fn, void *ctx)
+{
+	size_t i;
+	for (i = in->cur; i < in->nsrc; i++) {
+		if (!in->src[i].regular || scan_file(in->src[i].fd, (uint32_t)i, fn, ctx) != 0)
+			break;
+	}
+	return i - in->cur;
+}
+
+static void count_one(void *ctx, uint32_t src, uint64_t line, const char *p,
+		      size_t n)
+{
+	(void)src;
+	(void)line;
+	(void)p;
+	(void)n;
+	(*(int64_t *)ctx)++;
 }
 
 int64_t input_count(const struct input *in)
 {
 	int64_t total = 0;
-	for (size_t i = in->cur; i < in->nsrc; i++) {
-		if (!in->src[i].regular)
-			return -1;
-		int64_t c = count_lines(in->src[i].fd);
-		if (c < 0)
-			return -1;
-		total += c;
-	}
+	if (input_scan(in, count_one, &total) != in->nsrc - in->cur)
+		return -1;
 	return total;
 }

@@ -49,4 +49,11 @@ int input_fd(const struct input *in);
  * is not a regular file. */
 int64_t input_count(const struct input *in);
 
+/* Visit the task lines of the leading inputs that are regular files, as
+ * input_next() would read them (a line over 64 MiB comes with p NULL),
+ * without consuming them.  Returns how many inputs were visited. */
+typedef void (*input_scan_fn)(void *ctx, uint32_t src, uint64_t line,
+			      const char *p, size_t n);
+size_t input_scan(const struct input *in, input_scan_fn fn, void *ctx);
+
 #endif

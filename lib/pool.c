@@ -60,6 +60,24 @@ static struct buf *out_dst(struct pool *p, uint32_t slot)
 	return &T(p, slot)->held;
 }
 
+/* Record a finished task: latency, joblog row, progress. */
+static void task_record(struct pool *p, uint32_t slot, const char *why)
+{
+	struct task *t = T(p, slot);
+	double runtime = t->first ? p->now - t->first : 0;
+	if (t->first)
+		hist_add(&p->hist, runtime);
+	if (p->joblog_on) {
+		const char *src = p->in.src[t->src].name;
+		struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
+		double start = p->wall0 + (t->first ? t->first : p->now);
+		joblog_row(&p->joblog, t->seq, src, t->line, w ? w->label : NULL,
+			   t->attempts, start, runtime, t->ok, why,
+			   joblog_hash(buf_data(&t->data), buf_used(&t->data)));
+	}
+	p->progress.dirty = true;
+}
+
 /* The task's output is queued (or held): retire it, and release any
  * held outputs whose turn has now come. */
 static void task_retire(struct pool *p, uint32_t slot)
@@ -105,6 +123,7 @@ static void task_ok(struct pool *p, struct worker *w, uint32_t slot,
 	} else {
 		output_add_result(dst, p->tag, is_json, t->seq, res, n);
 	}
+	task_record(p, slot, NULL);
 	task_retire(p, slot);
 }
 
@@ -130,6 +149,7 @@ static void task_fail(struct pool *p, uint32_t slot, const char *why,
 	if (p->tag)
 		output_add_error(out_dst(p, slot), t->seq, why, t->attempts,
 				 w ? w->label : NULL);
+	task_record(p, slot, why);
 	task_retire(p, slot);
 	if (p->strict && p->stop == STOP_NONE && p->phase == PH_RUN) {
 		p->stop = STOP_STRICT;
@@ -170,6 +190,37 @@ static void bad_line(struct pool *p, uint32_t slot, const char *why)
 	task_fail(p, slot, why, FAIL_SAY);
 }
 
+/* --resume: true when this task is skipped (logged ok, same line).  A
+ * line that differs from the logged one stops the run (exit 2). */
+static bool resume_skip(struct pool *p, uint64_t seq,
+			const struct input_line *l, bool toolong)
+{
+	uint64_t logged = 0;
+	uint64_t hash = joblog_hash(toolong ? "" : l->p, toolong ? 0 : l->n);
+	switch (joblog_check(&p->joblog, seq, hash, &logged)) {
+	case JL_SKIP:
+		p->n_skipped++;
+		p->progress.dirty = true;
+		return true;
+	case JL_RUN:
+		return false;
+	case JL_CHANGED:
+		break;
+	}
+	log_error("%s:%llu: this line differs from task %llu in the joblog %s "
+		  "(hash %016llx, logged %016llx): the input changed since that run; "
+		  "resume with the same input, or start a new --joblog",
+		  pool_src_name(p, l->src), (unsigned long long)l->line,
+		  (unsigned long long)seq, p->joblog.path,
+		  (unsigned long long)hash, (unsigned long long)logged);
+	p->usage_error = true;
+	p->n_read--;
+	p->seq--;
+	p->stop = STOP_CHANGED;
+	p->phase = PH_DRAIN;
+	return true;
+}
+
 static void pool_read(struct pool *p)
 {
 	while (p->phase == PH_RUN && !p->check) {
@@ -192,12 +243,15 @@ static void pool_read(struct pool *p)
 			p->phase = PH_DRAIN;
 			return;
 		}
+		uint64_t seq = ++p->seq;
+		p->n_read++;
+		if (p->resume && resume_skip(p, seq, &l, r == IN_TOOLONG))
+			continue;
 		uint32_t slot = task_alloc(&p->ts);
 		struct task *t = T(p, slot);
-		t->seq = ++p->seq;
+		t->seq = seq;
 		t->src = l.src;
 		t->line = l.line;
-		p->n_read++;
 		if (p->order_on)
 			reorder_push(&p->order, slot);
 		if (r == IN_TOOLONG) {
@@ -270,8 +324,8 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	t->worker = w->index;
 	t->attempts++;
 	t->sent = p->now;
-	if (!t->start)
-		t->start = wall_now();
+	if (!t->first)
+		t->first = p->now;
 	w->codec->frame_task(&w->wbuf, t->seq, buf_data(&t->data),
 			     buf_used(&t->data));
 	if (!w->nflight) {
@@ -1112,12 +1166,14 @@ static void pool_step(struct pool *p)
 		pool_begin_shutdown(p);
 	}
 	if (p->phase == PH_DRAIN) {
-		if (p->stop == STOP_STRICT) {
+		if (p->stop == STOP_STRICT || p->stop == STOP_CHANGED) {
+			const char *why = p->stop == STOP_STRICT
+						  ? "not started: --strict stopped the run"
+						  : "not started: the input changed since the joblog";
 			while (p->queue.len) {
 				uint32_t slot = idq_pop_front(&p->queue);
 				p->n_not_started++;
-				task_fail(p, slot, "not started: --strict stopped the run",
-					  FAIL_QUIET);
+				task_fail(p, slot, why, FAIL_QUIET);
 			}
 		}
 		if (task_used(&p->ts) == 0)
@@ -1163,9 +1219,16 @@ static void pool_loop(struct pool *p)
 		bool out_done = output_flush(&p->out);
 		if (p->failed_on)
 			output_flush(&p->failed);
+		if (p->joblog_on)
+			output_flush(&p->joblog.out);
 		pool_step(p);
 		if (p->phase == PH_DONE)
 			break;
+		if (p->progress_on) {
+			double due = progress_tick(&p->progress, p->now);
+			if (deadline == 0 || due < deadline)
+				deadline = due;
+		}
 
 		/* What to wait for. */
 		int in_fd = input_fd(&p->in);
@@ -1262,6 +1325,41 @@ static void pool_make_workers(struct pool *p)
 	}
 }
 
+/* --resume: compare the input files with the joblog before any worker
+ * starts.  Stdin, and files after it, are checked as they are read. */
+struct precheck {
+	struct pool *p;
+	uint64_t seq;
+	bool changed;
+};
+
+static void precheck_line(void *ctx, uint32_t src, uint64_t line,
+			  const char *s, size_t n)
+{
+	struct precheck *pc = ctx;
+	if (pc->changed)
+		return;
+	uint64_t seq = ++pc->seq, logged = 0;
+	uint64_t hash = joblog_hash(s ? s : "", s ? n : 0);
+	if (joblog_check(&pc->p->joblog, seq, hash, &logged) != JL_CHANGED)
+		return;
+	log_error("%s:%llu: this line differs from task %llu in the joblog %s "
+		  "(hash %016llx, logged %016llx): the input changed since that run; "
+		  "resume with the same input, or start a new --joblog",
+		  pool_src_name(pc->p, src), (unsigned long long)line,
+		  (unsigned long long)seq, pc->p->joblog.path,
+		  (unsigned long long)hash, (unsigned long long)logged);
+	pc->changed = true;
+}
+
+static int resume_precheck(struct pool *p)
+{
+	struct precheck pc = {p, 0, false};
+	input_scan(&p->in, precheck_line, &pc);
+	p->joblog.cursor = 0;
+	return pc.changed ? -1 : 0;
+}
+
 static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 {
 	memset(p, 0, sizeof(*p));
@@ -1325,6 +1423,22 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 		p->failed_on = true;
 	}
 
+	if (!check && o->joblog_path) {
+		struct buf jerr = BUF_INIT;
+		if (joblog_open(&p->joblog, o->joblog_path, o->resume, &jerr) != 0) {
+			log_error("%s", jerr.p);
+			buf_release(&jerr);
+			return SPOOL_EXIT_USAGE;
+		}
+		buf_release(&jerr);
+		p->joblog_on = true;
+		p->resume = o->resume;
+		if (p->resume && resume_precheck(p) != 0)
+			return SPOOL_EXIT_USAGE;
+	}
+	p->stats_on = o->stats;
+	p->stats_path = o->stats_path;
+
 	task_store_init(&p->ts, (uint32_t)p->queue_size);
 	idq_init(&p->queue, (uint32_t)p->queue_size);
 	p->order_on = p->keep_order;
@@ -1337,6 +1451,14 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	if (pool_signals(p) != 0)
 		return SPOOL_EXIT_NOPOOL;
 	p->now = p->t_start = mono_now();
+	p->wall0 = wall_now() - p->now;
+	if (!check) {
+		bool tty = isatty(2);
+		p->progress_on = o->progress == 1 ||
+				 (o->progress == SPOOL_UNSET && tty && o->verbosity >= 1);
+		if (p->progress_on)
+			progress_init(&p->progress, p, input_count(&p->in));
+	}
 	return 0;
 }
 
@@ -1358,6 +1480,8 @@ static void pool_teardown(struct pool *p)
 		reorder_release(&p->order);
 	if (!p->check)
 		input_close(&p->in);
+	if (p->joblog_on)
+		joblog_close(&p->joblog);
 	pool_restore_signals(p);
 	loop_release(&p->loop);
 	config_release(&p->cfg);
@@ -1403,6 +1527,8 @@ static void pool_summary(struct pool *p)
 	} else if (p->stop == STOP_STRICT && p->n_not_started) {
 		log_error("--strict: stopped at the first failure; %llu tasks not started",
 			  (unsigned long long)p->n_not_started);
+	} else if (p->stop == STOP_CHANGED && p->n_not_started) {
+		log_error("%llu tasks not started", (unsigned long long)p->n_not_started);
 	}
 	if (p->n_no_workers)
 		log_error("%llu tasks failed with \"no workers left\"",
@@ -1431,7 +1557,11 @@ int spool_run(const struct spool_opts *o)
 			spawn_worker(&p, &p.w[i]);
 		pool_loop(&p);
 		output_drain(&p.out);
+		if (p.progress_on)
+			progress_clear(&p.progress);
 		pool_summary(&p);
+		if (p.stats_on)
+			stats_report(&p, &p.hist, p.stats_path);
 		rc = pool_exit_status(&p);
 	}
 	pool_teardown(&p);

@@ -8,16 +8,15 @@
 
 #include "config.h"
 #include "input.h"
+#include "joblog.h"
 #include "loop.h"
 #include "output.h"
+#include "progress.h"
 #include "reorder.h"
 #include "spool.h"
+#include "stats.h"
 #include "task.h"
 #include "worker.h"
-
-struct joblog;
-struct stats;
-struct progress;
 
 /* Per worker spec, over the whole run. */
 struct spec_state {
@@ -40,6 +39,7 @@ enum stop_reason {
 	STOP_SIGNAL,     /* SIGINT or SIGTERM */
 	STOP_PIPE,       /* stdout's reader went away */
 	STOP_CHECK,      /* spool check: every worker reported */
+	STOP_CHANGED,    /* --resume: an input line differs from the joblog */
 };
 
 struct pool {
@@ -78,10 +78,14 @@ struct pool {
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
 	double now, t_start;
+	double wall0; /* wall clock minus monotonic clock, at start */
 
-	struct joblog *joblog;
-	struct stats *stats;
-	struct progress *progress;
+	/* Watching a run. */
+	bool joblog_on, resume, progress_on, stats_on;
+	const char *stats_path;
+	struct joblog joblog;
+	struct progress progress;
+	struct latency_hist hist;
 };
 
 /* Called from the loop when a worker's process was reaped. */

@@ -40,7 +40,7 @@ uint32_t task_alloc(struct task_store *s)
 	t->ok = false;
 	t->worker = -1;
 	t->sent = 0;
-	t->start = 0;
+	t->first = 0;
 	buf_reset(&t->data);
 	buf_reset(&t->held);
 	return slot;

@@ -22,7 +22,7 @@ struct task {
 	bool ok;         /* when T_DONE */
 	int32_t worker;  /* worker of the latest attempt, -1 before any */
 	double sent;     /* monotonic time of the latest send */
-	double start;    /* wall time of the first send (joblog) */
+	double first;    /* monotonic time of the first send, 0 before */
 	struct buf data; /* the task line, without '\n' */
 	struct buf held; /* output waiting for earlier tasks (-k) */
 };

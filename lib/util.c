@@ -308,7 +308,11 @@ void buf_add_duration(struct buf *b, double s)
 {
 	if (s < 0)
 		s = 0;
-	if (s < 10)
+	if (s < 0.001)
+		buf_addf(b, "%.0fus", s * 1e6);
+	else if (s < 1)
+		buf_addf(b, "%.1fms", s * 1e3);
+	else if (s < 10)
 		buf_addf(b, "%.2fs", s);
 	else if (s < 60)
 		buf_addf(b, "%.1fs", s);

@@ -28,6 +28,10 @@ for what in "$@"; do
 		need procps command -v ps
 		need bsdutils command -v script
 		;;
+	ci)
+		need clang command -v clang
+		need valgrind command -v valgrind
+		;;
 	bench)
 		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
 		need gnuplot-nox command -v gnuplot

@@ -1,0 +1,175 @@
+/* stats.c - the end-of-run summary, for people and as JSON. */
+#define _GNU_SOURCE
+#include "stats.h"
+#include "log.h"
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+static size_t bucket_of(double s)
+{
+	if (s <= STATS_MIN)
+		return 0;
+	double b = log2(s / STATS_MIN) * STATS_SUB;
+	if (b >= STATS_BUCKETS - 1)
+		return STATS_BUCKETS - 1;
+	return (size_t)b + 1;
+}
+
+/* The upper edge of a bucket, in seconds. */
+static double bucket_top(size_t b)
+{
+	if (b == 0)
+		return STATS_MIN;
+	return STATS_MIN * exp2((double)b / STATS_SUB);
+}
+
+void hist_add(struct latency_hist *h, double s)
+{
+	if (s < 0)
+		s = 0;
+	h->bucket[bucket_of(s)]++;
+	h->count++;
+	if (s > h->max)
+		h->max = s;
+}
+
+double hist_quantile(const struct latency_hist *h, double q)
+{
+	if (!h->count)
+		return 0;
+	uint64_t rank = (uint64_t)ceil(q * (double)h->count);
+	if (rank < 1)
+		rank = 1;
+	uint64_t seen = 0;
+	for (size_t b = 0; b < STATS_BUCKETS; b++) {
+		seen += h->bucket[b];
+		if (seen >= rank) {
+			double top = bucket_top(b);
+			return top < h->max ? top : h->max;
+		}
+	}
+	return h->max;
+}
+
+static void add_json_double(struct buf *b, double v)
+{
+	if (!isfinite(v))
+		v = 0;
+	buf_addf(b, "%.6g", v);
+}
+
+static void stats_json(struct pool *p, const struct latency_hist *h,
+		       double wall, struct buf *b)
+{
+	uint64_t finished = p->n_ok + p->n_failed;
+	buf_addf(b, "{\"tasks\":{\"read\":%llu,\"ok\":%llu,\"failed\":%llu,"
+		 "\"retried\":%llu,\"skipped\":%llu},\"wall_s\":",
+		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
+		 (unsigned long long)p->n_failed, (unsigned long long)p->n_retried,
+		 (unsigned long long)p->n_skipped);
+	add_json_double(b, wall);
+	buf_adds(b, ",\"tasks_per_s\":");
+	add_json_double(b, wall > 0 ? (double)finished / wall : 0);
+	buf_adds(b, ",\"latency_s\":{\"p50\":");
+	add_json_double(b, hist_quantile(h, 0.50));
+	buf_adds(b, ",\"p90\":");
+	add_json_double(b, hist_quantile(h, 0.90));
+	buf_adds(b, ",\"p99\":");
+	add_json_double(b, hist_quantile(h, 0.99));
+	buf_adds(b, ",\"max\":");
+	add_json_double(b, h->max);
+	buf_adds(b, "},\"workers\":[");
+	for (size_t i = 0; i < p->nw; i++) {
+		const struct worker *w = &p->w[i];
+		const char *hash = strrchr(w->label, '#');
+		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
+		buf_add_json_string(b, w->spec->name, strlen(w->spec->name));
+		buf_addf(b, ",\"replica\":%s,\"pid\":%d,\"tasks\":%llu,\"failed\":%llu,"
+			 "\"restarts\":%llu,\"spawn_s\":",
+			 hash ? hash + 1 : "0", (int)w->last_pid,
+			 (unsigned long long)w->st_tasks,
+			 (unsigned long long)w->st_failed,
+			 (unsigned long long)w->st_restarts);
+		if (w->came_up)
+			add_json_double(b, w->spawn_s);
+		else
+			buf_adds(b, "null");
+		buf_adds(b, ",\"spawn_result\":");
+		buf_adds(b, w->spawn_result ? w->spawn_result : "null");
+		buf_addc(b, '}');
+	}
+	buf_adds(b, "]}\n");
+}
+
+static void stats_text(struct pool *p, const struct latency_hist *h,
+		       double wall)
+{
+	uint64_t finished = p->n_ok + p->n_failed;
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "spool: %llu tasks: %llu ok, %llu failed, %llu retried, "
+		 "%llu skipped in ",
+		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
+		 (unsigned long long)p->n_failed, (unsigned long long)p->n_retried,
+		 (unsigned long long)p->n_skipped);
+	buf_add_duration(&b, wall);
+	buf_addf(&b, " (%.1f tasks/s)\n",
+		 wall > 0 ? (double)finished / wall : 0.0);
+	buf_adds(&b, "spool: latency p50 ");
+	buf_add_duration(&b, hist_quantile(h, 0.50));
+	buf_adds(&b, "  p90 ");
+	buf_add_duration(&b, hist_quantile(h, 0.90));
+	buf_adds(&b, "  p99 ");
+	buf_add_duration(&b, hist_quantile(h, 0.99));
+	buf_adds(&b, "  max ");
+	buf_add_duration(&b, h->max);
+	buf_addc(&b, '\n');
+	size_t width = 6;
+	for (size_t i = 0; i < p->nw; i++)
+		width = MAX(width, strlen(p->w[i].label));
+	buf_addf(&b, "spool: %-*s %8s %7s %8s %8s  %s\n", (int)width, "worker",
+		 "tasks", "failed", "restarts", "spawn", "spawn result");
+	for (size_t i = 0; i < p->nw; i++) {
+		const struct worker *w = &p->w[i];
+		struct buf sp = BUF_INIT;
+		if (w->came_up)
+			buf_add_duration(&sp, w->spawn_s);
+		else
+			buf_adds(&sp, "-");
+		buf_addc(&sp, '\0');
+		buf_addf(&b, "spool: %-*s %8llu %7llu %8llu %8s  %.200s\n",
+			 (int)width, w->label, (unsigned long long)w->st_tasks,
+			 (unsigned long long)w->st_failed,
+			 (unsigned long long)w->st_restarts, sp.p,
+			 w->spawn_result ? w->spawn_result : "-");
+		buf_release(&sp);
+	}
+	log_write(b.p, b.len);
+	buf_release(&b);
+}
+
+int stats_report(struct pool *p, const struct latency_hist *h,
+		 const char *path)
+{
+	double wall = p->now - p->t_start;
+	if (log_get_level() >= LOG_NORMAL || !path)
+		stats_text(p, h, wall);
+	if (!path)
+		return 0;
+	struct buf b = BUF_INIT;
+	stats_json(p, h, wall, &b);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc = 0;
+	if (fd < 0 || write_all(fd, b.p, b.len) != 0) {
+		log_error("%s: cannot write --stats: %s", path, strerror(errno));
+		rc = -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	buf_release(&b);
+	return rc;
+}
