@@ -18,14 +18,17 @@ static const unsigned char plain[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x70-0x7f */
 };
 
+#define HOT static inline __attribute__((always_inline))
+
 static inline bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static inline size_t skip_ws(const char *s, size_t n, size_t i)
+HOT size_t skip_ws(const char *s, size_t n, size_t i)
 {
-	while (i < n && is_ws(s[i]))
+	/* Task lines are mostly compact: test the common case first. */
+	while (i < n && (unsigned char)s[i] <= ' ' && is_ws(s[i]))
 		i++;
 	return i;
 }
@@ -78,7 +81,7 @@ static size_t utf8_len(const unsigned char *s, size_t n, size_t i)
 
 /* Scan a string whose opening quote is at s[i]; returns the offset past
  * its closing quote. */
-static size_t scan_string(const char *s, size_t n, size_t i,
+HOT size_t scan_string(const char *s, size_t n, size_t i,
 			  struct json_error *err)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -117,7 +120,7 @@ static size_t scan_string(const char *s, size_t n, size_t i,
 	}
 }
 
-static size_t scan_number(const char *s, size_t n, size_t i,
+HOT size_t scan_number(const char *s, size_t n, size_t i,
 			  struct json_error *err)
 {
 	size_t start = i;

@@ -68,10 +68,11 @@ void output_drain(struct output *o)
 void output_add_result(struct buf *dst, bool tag, bool raw_is_json,
 		       uint64_t seq, const char *p, size_t n)
 {
-	if (!tag) {
+	if (LIKELY(!tag)) {
 		buf_reserve(dst, n + 1);
-		buf_add(dst, p, n);
-		buf_addc(dst, '\n');
+		memcpy(dst->p + dst->len, p, n);
+		dst->p[dst->len + n] = '\n';
+		dst->len += n + 1;
 		return;
 	}
 	buf_adds(dst, "{\"seq\":");

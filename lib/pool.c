@@ -65,7 +65,7 @@ static void task_record(struct pool *p, uint32_t slot, const char *why)
 {
 	struct task *t = T(p, slot);
 	double runtime = t->first ? p->now - t->first : 0;
-	if (t->first)
+	if (t->first && p->stats_on)
 		hist_add(&p->hist, runtime);
 	if (p->joblog_on) {
 		const char *src = p->in.src[t->src].name;
@@ -123,7 +123,8 @@ static void task_ok(struct pool *p, struct worker *w, uint32_t slot,
 	} else {
 		output_add_result(dst, p->tag, is_json, t->seq, res, n);
 	}
-	task_record(p, slot, NULL);
+	if (p->recording)
+		task_record(p, slot, NULL);
 	task_retire(p, slot);
 }
 
@@ -149,7 +150,8 @@ static void task_fail(struct pool *p, uint32_t slot, const char *why,
 	if (p->tag)
 		output_add_error(out_dst(p, slot), t->seq, why, t->attempts,
 				 w ? w->label : NULL);
-	task_record(p, slot, why);
+	if (p->recording)
+		task_record(p, slot, why);
 	task_retire(p, slot);
 	if (p->strict && p->stop == STOP_NONE && p->phase == PH_RUN) {
 		p->stop = STOP_STRICT;
@@ -377,6 +379,17 @@ static void pool_dispatch(struct pool *p)
 /* Worker I/O.                                                         */
 
 static void watch_worker(struct pool *p, struct worker *w);
+static void worker_flush(struct pool *p, struct worker *w);
+
+/* Read what the window allows, hand tasks out, send them. */
+static void pool_pump(struct pool *p)
+{
+	pool_read(p);
+	pool_dispatch(p);
+	for (size_t i = 0; i < p->nw; i++)
+		if (buf_used(&p->w[i].wbuf))
+			worker_flush(p, &p->w[i]);
+}
 
 static void worker_flush(struct pool *p, struct worker *w)
 {
@@ -631,15 +644,18 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	for (int round = 0; round < 8 && w->fd_out >= 0; round++) {
 		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
 		if (r < 0 && errno == EAGAIN)
-			return;
+			break;
 		worker_lines(p, w);
 		if (r <= 0) {
 			stdout_closed(p, w);
-			return;
+			break;
 		}
 		if ((size_t)r < ANSWER_READ / 2)
-			return;
+			break;
 	}
+	/* Give this worker its next tasks before reading the others'
+	 * answers, so it computes while spool works. */
+	pool_pump(p);
 }
 
 static void on_worker_stdin(void *ctx, int fd, int revents)
@@ -1211,11 +1227,7 @@ static void pool_loop(struct pool *p)
 	while (p->phase != PH_DONE) {
 		p->now = mono_now();
 		double deadline = pool_timers(p);
-		pool_read(p);
-		pool_dispatch(p);
-		for (size_t i = 0; i < p->nw; i++)
-			if (buf_used(&p->w[i].wbuf))
-				worker_flush(p, &p->w[i]);
+		pool_pump(p);
 		bool out_done = output_flush(&p->out);
 		if (p->failed_on)
 			output_flush(&p->failed);
@@ -1459,6 +1471,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 		if (p->progress_on)
 			progress_init(&p->progress, p, input_count(&p->in));
 	}
+	p->recording = p->joblog_on || p->stats_on || p->progress_on;
 	return 0;
 }
 

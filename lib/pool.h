@@ -82,6 +82,7 @@ struct pool {
 
 	/* Watching a run. */
 	bool joblog_on, resume, progress_on, stats_on;
+	bool recording; /* any of them: record each finished task */
 	const char *stats_path;
 	struct joblog joblog;
 	struct progress progress;

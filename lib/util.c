@@ -74,7 +74,7 @@ char *xasprintf(const char *fmt, ...)
 	return b.p;
 }
 
-void buf_reserve(struct buf *b, size_t more)
+void buf_grow(struct buf *b, size_t more)
 {
 	if (b->cap - b->len >= more)
 		return;
@@ -91,19 +91,6 @@ void buf_reserve(struct buf *b, size_t more)
 		cap *= 2;
 	b->p = xrealloc(b->p, cap);
 	b->cap = cap;
-}
-
-void buf_add(struct buf *b, const void *data, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-}
-
-void buf_addc(struct buf *b, char c)
-{
-	buf_reserve(b, 1);
-	b->p[b->len++] = c;
 }
 
 void buf_adds(struct buf *b, const char *s)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -49,9 +50,25 @@ struct buf {
 
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
 static inline const char *buf_data(const struct buf *b) { return b->p + b->off; }
-void buf_reserve(struct buf *b, size_t more);
-void buf_add(struct buf *b, const void *data, size_t n);
-void buf_addc(struct buf *b, char c);
+void buf_grow(struct buf *b, size_t more);
+static inline void buf_reserve(struct buf *b, size_t more)
+{
+	if (UNLIKELY(b->cap - b->len < more))
+		buf_grow(b, more);
+}
+static inline void buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (!n)
+		return;
+	buf_reserve(b, n);
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+static inline void buf_addc(struct buf *b, char c)
+{
+	buf_reserve(b, 1);
+	b->p[b->len++] = c;
+}
 void buf_adds(struct buf *b, const char *s);
 void buf_addf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void buf_addu64(struct buf *b, uint64_t v);
