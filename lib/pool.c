@@ -307,16 +307,24 @@ static long worker_limit(const struct pool *p, const struct worker *w)
 	return lim < (double)cap ? (long)lim : cap;
 }
 
-static bool worker_takes(const struct pool *p, const struct worker *w)
+/* Tasks this worker may be given now.  A deep window is topped up only
+ * once it is half empty, so tasks go out in batches: one write carries
+ * many, and the worker reads them in one go (no silly-window trickle). */
+static long worker_room(const struct worker *w)
 {
 	if (w->state != WS_READY || w->fd_in < 0)
-		return false;
-	if ((long)w->nflight >= w->limit)
-		return false;
-	if (w->spec->max_tasks && w->sent >= (uint64_t)w->spec->max_tasks)
-		return false;
-	(void)p;
-	return true;
+		return 0;
+	long room = w->limit - (long)w->nflight;
+	if (room <= 0)
+		return 0;
+	if (w->limit >= 8 && (long)w->nflight > w->limit / 2)
+		return 0;
+	if (w->spec->max_tasks) {
+		long left = w->spec->max_tasks - (long)w->sent;
+		if (left < room)
+			room = left;
+	}
+	return room > 0 ? room : 0;
 }
 
 static void send_task(struct pool *p, struct worker *w, uint32_t slot)
@@ -339,38 +347,41 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	w->sent++;
 }
 
+/* Hand queued tasks to the ready workers with the fewest in flight. */
 static void pool_dispatch(struct pool *p)
 {
 	while (p->queue.len) {
 		struct worker *best = NULL;
+		long best_room = 0, total_room = 0;
 		for (size_t i = 0; i < p->nw; i++) {
 			struct worker *w = &p->w[i];
-			if (!worker_takes(p, w))
+			long room = worker_room(w);
+			if (!room)
 				continue;
-			if (!best || w->nflight < best->nflight)
+			total_room += room;
+			if (!best || w->nflight < best->nflight) {
 				best = w;
+				best_room = room;
+			}
 		}
 		if (!best)
 			return;
-		/* Fill the chosen worker up to the next one's level at once:
-		 * the same choice, made in fewer passes. */
-		long room = best->limit - (long)best->nflight;
-		if (best->spec->max_tasks) {
-			long left = best->spec->max_tasks - (long)best->sent;
-			if (left < room)
-				room = left;
-		}
-		for (size_t i = 0; i < p->nw && room > 1; i++) {
-			struct worker *w = &p->w[i];
-			if (w != best && worker_takes(p, w)) {
-				long gap = (long)w->nflight - (long)best->nflight + 1;
-				if (gap < room)
-					room = gap;
+		long n = best_room;
+		/* Not enough for everyone: level the workers up one step at
+		 * a time, so the least loaded always gets the next task. */
+		if ((long)p->queue.len < total_room) {
+			for (size_t i = 0; i < p->nw && n > 1; i++) {
+				struct worker *w = &p->w[i];
+				if (w != best && worker_room(w)) {
+					long gap = (long)w->nflight - (long)best->nflight + 1;
+					if (gap < n)
+						n = gap;
+				}
 			}
 		}
-		if (room < 1)
-			room = 1;
-		while (room-- > 0 && p->queue.len)
+		if (n < 1)
+			n = 1;
+		while (n-- > 0 && p->queue.len)
 			send_task(p, best, idq_pop_front(&p->queue));
 	}
 }
