@@ -350,6 +350,10 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 /* Hand queued tasks to the ready workers with the fewest in flight. */
 static void pool_dispatch(struct pool *p)
 {
+	/* Stopping early: no task is started any more (pool_step fails
+	 * what is queued). */
+	if (p->stop != STOP_NONE && p->stop != STOP_EOF)
+		return;
 	while (p->queue.len) {
 		struct worker *best = NULL;
 		long best_room = 0, total_room = 0;
@@ -1018,11 +1022,6 @@ static void pool_interrupt(struct pool *p, int sig)
 	if (p->phase == PH_RUN)
 		p->phase = PH_DRAIN;
 	p->drain_until = p->now + INTERRUPT_GRACE;
-	while (p->queue.len) {
-		uint32_t slot = idq_pop_front(&p->queue);
-		p->n_not_started++;
-		task_fail(p, slot, "interrupted: not started", FAIL_QUIET);
-	}
 	for (size_t i = 0; i < p->nw; i++) {
 		struct worker *w = &p->w[i];
 		if (w->state == WS_BACKOFF)
@@ -1193,10 +1192,16 @@ static void pool_step(struct pool *p)
 		pool_begin_shutdown(p);
 	}
 	if (p->phase == PH_DRAIN) {
-		if (p->stop == STOP_STRICT || p->stop == STOP_CHANGED) {
-			const char *why = p->stop == STOP_STRICT
-						  ? "not started: --strict stopped the run"
-						  : "not started: the input changed since the joblog";
+		/* Stopping early: what is queued (also what a dying worker
+		 * hands back later) will not be started. */
+		const char *why = NULL;
+		if (p->stop == STOP_SIGNAL)
+			why = "interrupted: not started";
+		else if (p->stop == STOP_STRICT)
+			why = "not started: --strict stopped the run";
+		else if (p->stop == STOP_CHANGED)
+			why = "not started: the input changed since the joblog";
+		if (why) {
 			while (p->queue.len) {
 				uint32_t slot = idq_pop_front(&p->queue);
 				p->n_not_started++;
