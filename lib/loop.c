@@ -9,10 +9,10 @@
 #include "loop.h"
 
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void loop_init(struct loop *l)
 {
@@ -91,14 +91,16 @@ int loop_wait(struct loop *l, double timeout, double *now)
 		l->pfd_watch[np] = (int)i;
 		np++;
 	}
-	int ms;
-	if (timeout < 0)
-		ms = -1;
-	else if (timeout > 3600)
-		ms = 3600 * 1000;
-	else
-		ms = (int)ceil(timeout * 1000.0);
-	int r = poll(l->pfd, np, ms);
+	/* ppoll: deadlines finer than a millisecond (read coalescing). */
+	struct timespec ts, *tsp = NULL;
+	if (timeout >= 0) {
+		if (timeout > 3600)
+			timeout = 3600;
+		ts.tv_sec = (time_t)timeout;
+		ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
+		tsp = &ts;
+	}
+	int r = ppoll(l->pfd, np, tsp, NULL);
 	if (now)
 		*now = mono_now();
 	if (r <= 0)

@@ -32,6 +32,11 @@
 #define AUTO_TARGET 0.0005
 /* Bytes read from a worker's stdout per read. */
 #define ANSWER_READ ((size_t)256 << 10)
+/* Read coalescing: a worker with a deep window of fast tasks is read at
+ * most this often, so its answers come in batches rather than one per
+ * wake-up (it has work queued meanwhile). */
+#define COALESCE_MIN 0.00002
+#define COALESCE_MAX 0.0005
 
 static void pool_begin_shutdown(struct pool *p);
 static void fail_inflight(struct pool *p, struct worker *w, const char *why,
@@ -671,6 +676,17 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	/* Give this worker its next tasks before reading the others'
 	 * answers, so it computes while spool works. */
 	pool_pump(p);
+	/* Deep window, fast tasks, still busy: let answers pile up. */
+	if (w->w_out >= 0 && w->limit >= 16 && (long)w->nflight >= w->limit / 4 &&
+	    w->svc > 0) {
+		double delay = w->svc * (double)w->limit / 4;
+		if (delay > COALESCE_MAX)
+			delay = COALESCE_MAX;
+		if (delay >= COALESCE_MIN) {
+			loop_set(&p->loop, w->w_out, 0);
+			w->read_at = p->now + delay;
+		}
+	}
 }
 
 static void on_worker_stdin(void *ctx, int fd, int revents)
@@ -1094,6 +1110,15 @@ static double pool_timers(struct pool *p)
 	for (size_t i = 0; i < p->nw; i++) {
 		struct worker *w = &p->w[i];
 		NEAREST(worker_ladder(w, p->now));
+		if (w->read_at > 0) {
+			if (p->now >= w->read_at || w->w_out < 0) {
+				w->read_at = 0;
+				if (w->w_out >= 0)
+					loop_set(&p->loop, w->w_out, POLLIN);
+			} else {
+				NEAREST(w->read_at);
+			}
+		}
 		switch (w->state) {
 		case WS_BACKOFF:
 			if (!pool_wants_workers(p)) {

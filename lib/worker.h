@@ -99,6 +99,7 @@ struct worker {
 	/* inflight auto: smoothed seconds per task while busy. */
 	double svc;
 	double busy_mark;
+	double read_at; /* stdout not watched until then (coalescing) */
 };
 
 void worker_init(struct worker *w, struct pool *p, int index, int replica,
