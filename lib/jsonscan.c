@@ -47,38 +47,6 @@ static inline bool is_hex(char c)
 		return (size_t)-1;                                             \
 	} while (0)
 
-/* Length of the valid UTF-8 sequence at s[i], or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n, size_t i)
-{
-	unsigned char c = s[i];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t len;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		len = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		len = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (n - i < len)
-		return 0;
-	if (s[i + 1] < lo || s[i + 1] > hi)
-		return 0;
-	for (size_t k = 2; k < len; k++)
-		if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-			return 0;
-	return len;
-}
-
 /* Scan a string whose opening quote is at s[i]; returns the offset past
  * its closing quote. */
 HOT size_t scan_string(const char *s, size_t n, size_t i,
@@ -113,7 +81,7 @@ HOT size_t scan_string(const char *s, size_t n, size_t i,
 		}
 		if (c < 0x20)
 			FAIL(i, "control character in string (escape it)");
-		size_t len = utf8_len(u, n, i);
+		size_t len = utf8_seq_len(u, n, i);
 		if (!len)
 			FAIL(i, "invalid UTF-8");
 		i += len;
@@ -384,6 +352,9 @@ void json_string_decode(const char *s, size_t n, struct buf *out)
 						i += 6;
 					}
 				}
+				/* A lone surrogate has no UTF-8 form. */
+				if (cp >= 0xD800 && cp < 0xE000)
+					cp = 0xFFFD;
 				add_utf8(out, cp);
 			}
 			break;

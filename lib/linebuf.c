@@ -92,7 +92,12 @@ enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
 			n = (size_t)(nl - (base + lb->start));
 		} else {
 			n = lb->end - lb->start;
-			if (n > lb->max) {
+			/* A CR at the end may belong to a CRLF whose LF has
+			 * not arrived: it does not count against max yet. */
+			size_t counted = n;
+			if (n && base[lb->end - 1] == '\r')
+				counted--;
+			if (counted > lb->max) {
 				/* The bytes stay readable until the next fill. */
 				*line = base + lb->start;
 				*len = n;

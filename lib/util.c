@@ -153,14 +153,56 @@ void buf_release(struct buf *b)
 	b->off = b->len = b->cap = 0;
 }
 
+size_t utf8_seq_len(const unsigned char *s, size_t n, size_t i)
+{
+	unsigned char c = s[i];
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t len;
+	if (c >= 0xC2 && c <= 0xDF) {
+		len = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F; /* no UTF-8-encoded surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+			return 0;
+	return len;
+}
+
 void buf_add_json_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
 	buf_reserve(b, n + 2);
 	buf_addc(b, '"');
 	size_t run = 0;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c = u[i];
+		if (c >= 0x80) {
+			size_t len = utf8_seq_len(u, n, i);
+			if (len) {
+				i += len - 1;
+				continue;
+			}
+			buf_add(b, s + run, i - run);
+			buf_add(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
+			run = i + 1;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		buf_add(b, s + run, i - run);

@@ -78,7 +78,11 @@ void buf_reset(struct buf *b);
 void buf_shrink(struct buf *b, size_t keep);
 void buf_release(struct buf *b);
 
-/* Append s as a JSON string literal (quotes and escapes). */
+/* Length of the valid UTF-8 sequence at s[i] (a byte >= 0x80), or 0. */
+size_t utf8_seq_len(const unsigned char *s, size_t n, size_t i);
+
+/* Append s as a JSON string literal (quotes and escapes).  Bytes that are
+ * not UTF-8 become U+FFFD, so the result is always valid JSON. */
 void buf_add_json_string(struct buf *b, const char *s, size_t n);
 
 /* Seconds on the monotonic clock, and on the wall clock. */
