@@ -43,6 +43,25 @@ static void add_got(struct buf *b, const cJSON *v)
 	free(text);
 }
 
+/* Keys come from the user: keep the message on one line. */
+static void sanitize(struct buf *b)
+{
+	struct buf out = BUF_INIT;
+	for (size_t i = 0; i < b->len; i++) {
+		unsigned char ch = (unsigned char)b->p[i];
+		if (ch == '\n')
+			buf_adds(&out, "\\n");
+		else if (ch == '\t')
+			buf_adds(&out, "\\t");
+		else if (ch < 0x20 || ch == 0x7f)
+			buf_addf(&out, "\\x%02x", ch);
+		else
+			buf_addc(&out, (char)ch);
+	}
+	buf_release(b);
+	*b = out;
+}
+
 static int fail(struct ctx *c, const char *place, const cJSON *got,
 		const char *fmt, ...) PRINTF_LIKE(4, 5);
 
@@ -63,6 +82,7 @@ static int fail(struct ctx *c, const char *place, const cJSON *got,
 		buf_adds(c->err, ", got ");
 		add_got(c->err, got);
 	}
+	sanitize(c->err);
 	return -1;
 }
 
@@ -109,11 +129,21 @@ static int get_string(struct ctx *c, const char *place, const cJSON *v,
 	return 0;
 }
 
+/* Relative paths are taken from the config's directory, made absolute
+ * so that a worker's cwd cannot change what they name. */
 static char *resolve(const char *dir, const char *path)
 {
-	if (path[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
+	if (path[0] == '/')
 		return xstrdup(path);
-	return xasprintf("%s/%s", dir, path);
+	if (!dir || !dir[0])
+		dir = ".";
+	if (dir[0] == '/')
+		return xasprintf("%s/%s", dir, path);
+	char *cwd = getcwd(NULL, 0);
+	char *r = strcmp(dir, ".") == 0 ? xasprintf("%s/%s", cwd ? cwd : ".", path)
+					: xasprintf("%s/%s/%s", cwd ? cwd : ".", dir, path);
+	free(cwd);
+	return r;
 }
 
 static const char *basename_of(const char *s)
@@ -234,7 +264,14 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 			goto out;
 		}
 	} else {
-		w->name = xstrdup(basename_of(cJSON_GetArrayItem(cmd, 0)->valuestring));
+		const char *base = basename_of(cJSON_GetArrayItem(cmd, 0)->valuestring);
+		if (!base[0] || strpbrk(base, "\n\t")) {
+			r = fail(c, PLACE("name"), NULL,
+				 "cmd[0] gives no usable name (empty, or with tabs or "
+				 "newlines); set \"name\"");
+			goto out;
+		}
+		w->name = xstrdup(base);
 	}
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protocol"))) {
@@ -305,12 +342,13 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		goto out;
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "ready"))) {
+		PLACE("ready");
 		if (cJSON_IsString(v) && strcmp(v->valuestring, "line") == 0)
 			w->ready = READY_LINE;
 		else if (cJSON_IsString(v) && strcmp(v->valuestring, "start") == 0)
 			w->ready = READY_START;
 		else {
-			r = fail(c, PLACE("ready"), v, "expected \"line\" or \"start\"");
+			r = fail(c, p, v, "expected \"line\" or \"start\"");
 			goto out;
 		}
 		if (w->protocol == PROTO_SPOOL) {
