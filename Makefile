@@ -95,7 +95,7 @@ $(BUILD)/workers/%: workers/c/%.c workers/c/spool_worker.h | deps
 test: deps-test all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit pytest bats
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FUZZ_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
 	@set -e; for f in $(FUZZ_BIN); do $$f tests/fuzz/corpus/*; done
 

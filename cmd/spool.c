@@ -175,7 +175,9 @@ static int cmd_run(int argc, char **argv, bool check)
 	int c;
 	optind = 1;
 	opterr = 0;
-	const char *shortopts = check ? "+:w:vh" : "+:w:c:j:kq:r:t:vh";
+	/* Options may come after the FILEs, as with GNU tools; "--" ends
+	 * them. */
+	const char *shortopts = check ? ":w:vh" : ":w:c:j:kq:r:t:vh";
 	while ((c = getopt_long(argc, argv, shortopts,
 				check ? check_opts : run_opts, NULL)) != -1) {
 		switch (c) {

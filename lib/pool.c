@@ -148,7 +148,8 @@ static void task_fail(struct pool *p, uint32_t slot, const char *why,
 	if (kind == FAIL_SAY)
 		log_error("%s:%llu: %s", pool_src_name(p, t->src),
 			  (unsigned long long)t->line, why);
-	if (p->failed_on) {
+	/* Only an over-long line has no bytes: it was not kept. */
+	if (p->failed_on && buf_used(&t->data)) {
 		buf_add(&p->failed.b, buf_data(&t->data), buf_used(&t->data));
 		buf_addc(&p->failed.b, '\n');
 	}
@@ -633,6 +634,13 @@ static void worker_lines(struct pool *p, struct worker *w)
 	}
 	if (answers)
 		learn_service_time(p, w, answers);
+	/* max_tasks: once its last task is answered, let it exit on EOF
+	 * and put a fresh process in its place. */
+	if (w->spec->max_tasks && w->sent >= (uint64_t)w->spec->max_tasks &&
+	    !w->nflight && w->state == WS_READY) {
+		w->recycle = true;
+		worker_drain(w, p->now, EXIT_GRACE);
+	}
 }
 
 static void stdout_closed(struct pool *p, struct worker *w)
@@ -895,11 +903,28 @@ static void requeue_inflight(struct pool *p, struct worker *w,
 		t->state = T_QUEUED;
 		idq_push_front(&p->queue, slots[i]);
 	}
-	for (uint32_t i = n; i-- > 0;)
-		if (charged[i])
-			task_charge(p, slots[i], why);
+	for (uint32_t i = n; i-- > 0;) {
+		if (!charged[i])
+			continue;
+		/* It took down a worker that had been serving fine: later
+		 * deaths with it in flight are its fault, not the spawn's. */
+		if (w->done > 0)
+			T(p, slots[i])->blamed = true;
+		task_charge(p, slots[i], why);
+	}
 	free(charged);
 	free(slots);
+}
+
+/* A task in flight on w has killed a healthy worker before. */
+static bool inflight_blamed(struct pool *p, const struct worker *w)
+{
+	for (uint32_t i = 0; i < w->inflight.len; i++) {
+		uint32_t s = idq_at(&w->inflight, i);
+		if (s != IDQ_HOLE && T(p, s)->blamed)
+			return true;
+	}
+	return false;
 }
 
 void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
@@ -926,7 +951,12 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		w->fault_msg = r;
 	}
 
-	bool spawn_failure = !planned && w->done == 0;
+	/* A death before the first finished task is a spawn failure (a
+	 * crashing import looks just like this), unless the task being
+	 * run is known to kill workers, or spool stopped it for a timeout:
+	 * then the task is at fault, not the spawn. */
+	bool spawn_failure = !planned && w->done == 0 && w->fault != WF_TIMEOUT &&
+			     !inflight_blamed(p, w);
 	bool quiet = p->check || p->stop == STOP_PIPE;
 	if ((!planned || (!clean && w->nflight)) && !quiet) {
 		struct buf msg = BUF_INIT;
@@ -934,7 +964,7 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		if (!w->up)
 			buf_adds(&msg, " while starting");
 		else if (spawn_failure)
-			buf_adds(&msg, " before finishing a task");
+			buf_adds(&msg, " before finishing a task (a spawn failure)");
 		if (w->tail_n) {
 			buf_adds(&msg, "; its last stderr lines:");
 			worker_add_tail(w, &msg);
@@ -955,7 +985,11 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	struct spec_state *s = &p->specs[w->spec_index];
 	if (spawn_failure && !p->check) {
 		s->failures++;
-		bool not_found = WIFEXITED(wstatus) && w->fault == WF_NONE &&
+		/* It ended by itself (a broken pipe on its stdin is a symptom
+		 * of the same exit, not a cause). */
+		bool natural = w->fault == WF_NONE ||
+			       (w->fault == WF_STDOUT_CLOSED && !w->signalled);
+		bool not_found = WIFEXITED(wstatus) && natural &&
 				 (WEXITSTATUS(wstatus) == 127 ||
 				  WEXITSTATUS(wstatus) == 126);
 		if (not_found)
@@ -1097,6 +1131,7 @@ static double pool_timers(struct pool *p)
 
 	if (p->stop == STOP_SIGNAL && p->drain_until && p->now >= p->drain_until) {
 		p->drain_until = 0;
+		p->timers_acted = true;
 		for (size_t i = 0; i < p->nw; i++) {
 			struct worker *w = &p->w[i];
 			if (w->pid > 0 && w->state != WS_STOPPING) {
@@ -1127,9 +1162,10 @@ static double pool_timers(struct pool *p)
 					w->state = WS_STOPPED;
 				break;
 			}
-			if (p->now >= w->restart_at)
+			if (p->now >= w->restart_at) {
 				spawn_worker(p, w);
-			else
+				p->timers_acted = true;
+			} else
 				NEAREST(w->restart_at);
 			break;
 		case WS_STARTING: {
@@ -1139,6 +1175,7 @@ static double pool_timers(struct pool *p)
 			if (p->now >= w->spawned_at + st) {
 				char *msg = xasprintf("not ready after %gs (startup_timeout)", st);
 				worker_stop(w, WF_STARTUP_TIMEOUT, msg, p->now);
+				p->timers_acted = true;
 			} else {
 				NEAREST(w->spawned_at + st);
 			}
@@ -1158,6 +1195,7 @@ static double pool_timers(struct pool *p)
 						      (unsigned long long)t->line, to);
 				w->fault_slot = slot;
 				worker_stop(w, WF_TIMEOUT, msg, p->now);
+				p->timers_acted = true;
 			} else {
 				NEAREST(since + to);
 			}
@@ -1267,8 +1305,10 @@ static void pool_loop(struct pool *p)
 {
 	while (p->phase != PH_DONE) {
 		p->now = mono_now();
-		double deadline = pool_timers(p);
+		(void)pool_timers(p);
 		pool_pump(p);
+		if (p->progress_on && p->out_tty && output_pending(&p->out))
+			progress_erase(&p->progress); /* results share the terminal */
 		bool out_done = output_flush(&p->out);
 		if (p->failed_on)
 			output_flush(&p->failed);
@@ -1277,6 +1317,13 @@ static void pool_loop(struct pool *p)
 		pool_step(p);
 		if (p->phase == PH_DONE)
 			break;
+		/* The deadlines as they stand after this turn's dispatch (a task
+		 * just sent starts its timeout clock).  If a timer acted just
+		 * now, there may be work to hand out before sleeping. */
+		p->timers_acted = false;
+		double deadline = pool_timers(p);
+		if (p->timers_acted)
+			continue;
 		if (p->progress_on) {
 			double due = progress_tick(&p->progress, p->now);
 			if (deadline == 0 || due < deadline)
@@ -1513,6 +1560,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 			progress_init(&p->progress, p, input_count(&p->in));
 	}
 	p->recording = p->joblog_on || p->stats_on || p->progress_on;
+	p->out_tty = !check && isatty(1);
 	return 0;
 }
 

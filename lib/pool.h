@@ -83,6 +83,8 @@ struct pool {
 	/* Watching a run. */
 	bool joblog_on, resume, progress_on, stats_on;
 	bool recording; /* any of them: record each finished task */
+	bool out_tty;   /* stdout is a terminal (the progress line steps aside) */
+	bool timers_acted; /* pool_timers() did something this call */
 	const char *stats_path;
 	struct joblog joblog;
 	struct progress progress;

@@ -92,6 +92,14 @@ double progress_tick(struct progress *pr, double now)
 	return pr->dirty ? pr->last_draw + REDRAW_EVERY : due;
 }
 
+void progress_erase(struct progress *pr)
+{
+	erase(pr);
+	pr->drawn = false;
+	pr->dirty = true;
+	pr->last_draw = 0;
+}
+
 void progress_clear(struct progress *pr)
 {
 	log_set_status(NULL);

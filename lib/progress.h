@@ -21,6 +21,9 @@ struct progress {
 void progress_init(struct progress *pr, struct pool *p, int64_t total);
 /* Draw if due; returns when the next draw is due (monotonic). */
 double progress_tick(struct progress *pr, double now);
+/* Erase the line until the next tick draws it again (output is about to
+ * go to the same terminal). */
+void progress_erase(struct progress *pr);
 /* Erase the line for good. */
 void progress_clear(struct progress *pr);
 

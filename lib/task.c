@@ -38,6 +38,7 @@ uint32_t task_alloc(struct task_store *s)
 	struct task *t = &s->t[slot];
 	t->attempts = 0;
 	t->ok = false;
+	t->blamed = false;
 	t->worker = -1;
 	t->sent = 0;
 	t->first = 0;

@@ -20,6 +20,7 @@ struct task {
 	uint16_t attempts; /* sends that counted */
 	uint8_t state;   /* enum task_state */
 	bool ok;         /* when T_DONE */
+	bool blamed;     /* it was in flight when a healthy worker died */
 	int32_t worker;  /* worker of the latest attempt, -1 before any */
 	double sent;     /* monotonic time of the latest send */
 	double first;    /* monotonic time of the first send, 0 before */
