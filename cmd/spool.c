@@ -232,11 +232,12 @@ static int cmd_run(int argc, char **argv, bool check)
 		case OPT_QUIET: quiet = true; break;
 		case 'h': return print_help(check ? usage_check : usage_run);
 		case ':':
-			if (optopt)
-				return usage_error(cmd, "-%c needs a value", optopt);
-			return usage_error(cmd, "%s needs a value", argv[optind - 1]);
+			/* Name the option as it was typed. */
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				return usage_error(cmd, "%s needs a value", argv[optind - 1]);
+			return usage_error(cmd, "-%c needs a value", optopt);
 		default:
-			if (optopt)
+			if (optopt && optopt < 256)
 				return usage_error(cmd, "unknown option -%c", optopt);
 			return usage_error(cmd, "unknown option %s", argv[optind - 1]);
 		}
