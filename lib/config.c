@@ -23,6 +23,8 @@ struct ctx {
 	const char *label;
 	const char *dir;
 	struct buf *err;
+	const char *text; /* the raw config, for values kept as written */
+	size_t len;
 };
 
 /* A short, one-line rendering of a JSON value for error messages. */
@@ -293,7 +295,19 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 				 "(positional arguments)");
 			goto out;
 		}
-		w->spawn_json = cJSON_PrintUnformatted(v);
+		/* Pass the value on as written (compacted): numbers keep
+		 * their exact text, 1.0 stays a float for the worker. */
+		struct span root = {c->text, c->len}, ws, spec, sp;
+		if (json_member(root.p, root.n, "workers", &ws) &&
+		    json_element(ws.p, ws.n, idx, &spec) &&
+		    json_member(spec.p, spec.n, "spawn", &sp)) {
+			struct buf b = BUF_INIT;
+			json_minify(sp.p, sp.n, &b);
+			buf_addc(&b, '\0');
+			w->spawn_json = b.p;
+		} else {
+			w->spawn_json = cJSON_PrintUnformatted(v);
+		}
 		if (!w->spawn_json)
 			w->spawn_json = xstrdup("{}");
 	} else {
@@ -380,7 +394,7 @@ static void line_col(const char *text, size_t pos, size_t *line, size_t *col)
 int config_parse(struct pool_config *cfg, const char *text, size_t len,
 		 const char *label, const char *dir, struct buf *err)
 {
-	struct ctx c = {label, dir, err};
+	struct ctx c = {label, dir, err, text, len};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->label = xstrdup(label);
 	cfg->order = -1;

@@ -478,3 +478,50 @@ const char *rpc_parse(const char *s, size_t n, struct rpc_msg *m)
 	}
 	return NULL;
 }
+
+struct find_member {
+	const char *key;
+	struct span found;
+	bool hit;
+};
+
+static void find_member_cb(void *ctx, struct span key, struct span val)
+{
+	struct find_member *f = ctx;
+	if (!f->hit && span_is(key, f->key)) {
+		f->found = val;
+		f->hit = true;
+	}
+}
+
+bool json_member(const char *s, size_t n, const char *key, struct span *out)
+{
+	struct find_member f = {key, {NULL, 0}, false};
+	size_t end;
+	if (scan_object(s, n, skip_ws(s, n, 0), &end, find_member_cb, &f) || !f.hit)
+		return false;
+	*out = f.found;
+	return true;
+}
+
+bool json_element(const char *s, size_t n, size_t idx, struct span *out)
+{
+	struct json_error err;
+	size_t i = skip_ws(s, n, 0);
+	if (i >= n || s[i] != '[')
+		return false;
+	i = skip_ws(s, n, i + 1);
+	for (size_t k = 0; i < n && s[i] != ']'; k++) {
+		size_t end = json_scan_value(s, n, i, &err);
+		if (end == (size_t)-1)
+			return false;
+		if (k == idx) {
+			*out = (struct span){s + i, end - i};
+			return true;
+		}
+		i = skip_ws(s, n, end);
+		if (i < n && s[i] == ',')
+			i = skip_ws(s, n, i + 1);
+	}
+	return false;
+}

@@ -10,6 +10,12 @@
 
 #define JSON_MAX_DEPTH 1000
 
+/* A span of bytes inside a message. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
 struct json_error {
 	size_t pos;      /* byte offset of the problem */
 	const char *why; /* static text */
@@ -32,11 +38,11 @@ bool json_has_space(const char *s, size_t n);
 /* Append the decoded text of a JSON string literal (quotes included in s). */
 void json_string_decode(const char *s, size_t n, struct buf *out);
 
-/* A span of bytes inside a message. */
-struct span {
-	const char *p;
-	size_t n;
-};
+/* In valid JSON: the value of the first member `key` of the object s,
+ * or the idx-th element of the array s.  Keys are compared as written
+ * (a key spelled with escapes does not match). */
+bool json_member(const char *s, size_t n, const char *key, struct span *out);
+bool json_element(const char *s, size_t n, size_t idx, struct span *out);
 
 /* A decoded JSON-RPC 2.0 response line. */
 struct rpc_msg {

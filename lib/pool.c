@@ -231,9 +231,12 @@ static bool resume_skip(struct pool *p, uint64_t seq,
 
 static void pool_read(struct pool *p)
 {
+	p->read_held = false;
 	while (p->phase == PH_RUN && !p->check) {
-		if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER)
+		if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER) {
+			p->read_held = true; /* go on once stdout has caught up */
 			return;
+		}
 		if (!p->ts.nfree)
 			return;
 		struct input_line l;
@@ -1323,6 +1326,10 @@ static void pool_loop(struct pool *p)
 		p->timers_acted = false;
 		double deadline = pool_timers(p);
 		if (p->timers_acted)
+			continue;
+		/* Reading waited for stdout, and stdout has caught up: no
+		 * event would say so (a regular file is never polled). */
+		if (p->read_held && buf_used(&p->out.b) <= OUTPUT_HIGH_WATER)
 			continue;
 		if (p->progress_on) {
 			double due = progress_tick(&p->progress, p->now);

@@ -85,6 +85,7 @@ struct pool {
 	bool recording; /* any of them: record each finished task */
 	bool out_tty;   /* stdout is a terminal (the progress line steps aside) */
 	bool timers_acted; /* pool_timers() did something this call */
+	bool read_held;    /* pool_read() stopped for stdout's backlog */
 	const char *stats_path;
 	struct joblog joblog;
 	struct progress progress;
