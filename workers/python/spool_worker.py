@@ -21,7 +21,15 @@ spool-protocol(7)) on its stdin and stdout.  An exception in ``execute``
 fails that task only (an error answer with its type, message and traceback);
 an exception in ``spawn`` answers the spawn with an error and exits 1.
 Anything the worker's own code prints to stdout goes to stderr instead, so
-it cannot corrupt the protocol.  Python 3.8 or later.
+it cannot corrupt the protocol: print(), sys.stdout, C extensions and child
+processes writing to file descriptor 1 alike, from the moment run() is
+called (print nothing to stdout before).  Python 3.8 or later.
+
+Answers are written in batches: the answers to all the requests of one
+read of stdin go out in one write, so a pipelined batch costs one system
+call.  Between tasks, answers waiting longer than FLUSH_AFTER seconds (since
+the batch came or the last write) go out at once, so a slow task does not
+hold back the answers before it for longer than it takes.
 """
 
 import json
@@ -32,8 +40,6 @@ import traceback
 
 __all__ = ["Worker", "run", "WorkerError"]
 
-# Answers are written in batches: all the tasks of one read, or sooner
-# when this many seconds have passed since the first unwritten answer.
 FLUSH_AFTER = 0.005
 READ_SIZE = 1 << 20
 
@@ -64,7 +70,33 @@ class Worker:
         raise NotImplementedError("define execute(self, task) in your Worker")
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+def _make_dumps():
+    """Compact JSON text of a value; NaN and infinities refused (they are
+    not JSON).  json.dumps builds a new encoder per call; on CPython the C
+    encoder is built once here, which is over twice as fast per answer."""
+    enc = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False,
+                           allow_nan=False)
+    slow = enc.encode
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+        fast = c_make_encoder(None, enc.default, encode_basestring, None,
+                              ":", ",", False, False, False)
+        sample = {"a": [1, 2.5, None, True], "b": "\u00e9\"\n"}
+        if "".join(fast(sample, 0)) != slow(sample):
+            return slow
+    except Exception:  # not CPython, or another signature
+        return slow
+    join = "".join
+
+    def dumps(value):
+        return join(fast(value, 0))
+    return dumps
+
+
+_dumps = _make_dumps()
+_loads = json.loads
+# A circular structure makes the C encoder recurse until RecursionError.
+_NOT_JSON = (TypeError, ValueError, RecursionError, OverflowError)
 
 
 def _error_obj(exc):
@@ -87,22 +119,33 @@ def _error_obj(exc):
     return err
 
 
-def _answer(msg_id, result):
+def _id_text(msg_id):
+    try:
+        return _dumps(msg_id)
+    except _NOT_JSON:
+        return "null"
+
+
+def _error(id_text, err):
+    try:
+        body = _dumps(err)
+    except _NOT_JSON:
+        code = err.get("code", -32000)
+        if not isinstance(code, int) or isinstance(code, bool):
+            code = -32000
+        body = _dumps({"code": code, "message": str(err.get("message")),
+                       "data": repr(err.get("data"))})
+    return '{"jsonrpc":"2.0","id":' + id_text + ',"error":' + body + '}\n'
+
+
+def _result(id_text, result):
     try:
         body = _dumps(result)
-    except (TypeError, ValueError) as exc:
-        return _error(msg_id, {"code": -32000,
-                               "message": "result is not JSON: %s" % exc})
-    return '{"jsonrpc":"2.0","id":%s,"result":%s}\n' % (_dumps(msg_id), body)
-
-
-def _error(msg_id, err):
-    try:
-        body = _dumps(err)
-    except (TypeError, ValueError):
-        err = {"code": err.get("code", -32000), "message": str(err.get("message"))}
-        body = _dumps(err)
-    return '{"jsonrpc":"2.0","id":%s,"error":%s}\n' % (_dumps(msg_id), body)
+    except _NOT_JSON as exc:
+        return _error(id_text, {"code": -32000, "message":
+                                "result is not JSON: %s: %s"
+                                % (type(exc).__name__, exc)})
+    return '{"jsonrpc":"2.0","id":' + id_text + ',"result":' + body + '}\n'
 
 
 class _Out:
@@ -111,21 +154,15 @@ class _Out:
     def __init__(self, fd):
         self.fd = fd
         self.parts = []
-        self.since = 0.0
-
-    def add(self, text):
-        if not self.parts:
-            self.since = time.monotonic()
-        self.parts.append(text)
-
-    def due(self):
-        return self.parts and time.monotonic() - self.since >= FLUSH_AFTER
 
     def flush(self):
         if not self.parts:
             return
-        data = "".join(self.parts).encode("utf-8", "surrogateescape")
-        self.parts = []
+        # Lone surrogates (a task's "\ud800", echoed back) cannot be
+        # UTF-8; they only occur inside JSON strings, where the escape
+        # backslashreplace writes is the same JSON text.
+        data = "".join(self.parts).encode("utf-8", "backslashreplace")
+        self.parts.clear()
         view = memoryview(data)
         while view:
             n = os.write(self.fd, view)
@@ -134,29 +171,76 @@ class _Out:
 
 def _protect_stdout():
     """Keep fd 1 for the protocol; point everything else at stderr."""
-    sys.stdout.flush()
-    proto = os.dup(1)
+    try:
+        sys.stdout.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
+    proto = os.dup(1)  # not inherited by child processes (PEP 446)
     os.dup2(2, 1)  # C code and child processes writing to fd 1 -> stderr
     sys.stdout = sys.stderr  # print() -> stderr
     return proto
 
 
-def _lines(fd):
-    """Yield batches of complete lines read from fd."""
+def _batches(fd):
+    """Yield the complete lines of each read of fd, as a list of str."""
     tail = b""
     while True:
         chunk = os.read(fd, READ_SIZE)
         if not chunk:
             if tail.strip():
-                yield [tail]
+                yield [tail.decode("utf-8", "surrogateescape")]
             return
-        data = tail + chunk
+        data = tail + chunk if tail else chunk
         cut = data.rfind(b"\n")
         if cut < 0:
             tail = data
             continue
         tail = data[cut + 1:]
-        yield data[:cut].split(b"\n")
+        # Cut at a newline, so never inside a UTF-8 sequence.
+        yield data[:cut].decode("utf-8", "surrogateescape").split("\n")
+
+
+_HEAD = '{"jsonrpc":"2.0","id":'
+_EXECUTE = ',"method":"execute","params":['
+
+
+def _make_fast_execute():
+    """Parse spool's own execute framing without building the envelope:
+    returns (id text, task) or None (then the general path decides)."""
+    scan = json.JSONDecoder().scan_once
+    head_n = len(_HEAD)
+    exec_n = len(_EXECUTE)
+
+    def parse(line):
+        if not line.startswith(_HEAD):
+            return None
+        j = line.find(_EXECUTE, head_n)
+        if j <= head_n or line[-2:] != "]}":
+            return None
+        id_text = line[head_n:j]
+        if not (id_text.isascii() and id_text.isdigit()):
+            return None
+        try:
+            task, end = scan(line, j + exec_n)
+        except (StopIteration, ValueError):
+            return None
+        if end != len(line) - 2:
+            return None
+        return id_text, task
+    return parse
+
+
+_fast_execute = _make_fast_execute()
+
+
+def _spawn(worker, params):
+    if params is None:
+        return worker.spawn()
+    if isinstance(params, dict):
+        return worker.spawn(**params)
+    if isinstance(params, list):
+        return worker.spawn(*params)
+    return worker.spawn(params)
 
 
 def run(worker_cls, stdin_fd=0):
@@ -164,48 +248,69 @@ def run(worker_cls, stdin_fd=0):
     out = _Out(_protect_stdout())
     worker = worker_cls()
     execute = worker.execute
-    loads = json.loads
+    fast = _fast_execute
+    add = out.parts.append
+    monotonic = time.monotonic
     spawned = False
     try:
-        for batch in _lines(stdin_fd):
+        for batch in _batches(stdin_fd):
+            # Answers go out at the end of the batch, or as soon as
+            # FLUSH_AFTER has passed since the batch came or the last
+            # write: a slow task does not hold back the answers before it.
+            mark = monotonic()
             for line in batch:
+                got = fast(line)
+                if got is not None:
+                    id_text, task = got
+                    try:
+                        add(_result(id_text, execute(task)))
+                    except Exception as exc:
+                        add(_error(id_text, _error_obj(exc)))
+                    now = monotonic()
+                    if now - mark >= FLUSH_AFTER:
+                        out.flush()
+                        mark = now
+                    continue
                 if not line.strip():
                     continue
                 try:
-                    msg = loads(line)
+                    msg = _loads(line)
                     method = msg["method"]
-                    msg_id = msg["id"]
-                    params = msg.get("params", [])
+                    id_text = _id_text(msg["id"])
+                    params = msg.get("params")
                 except Exception as exc:  # not a request spool would send
-                    out.add(_error(None, {"code": -32700,
-                                          "message": "bad request: %s" % exc}))
+                    add(_error("null", {"code": -32700,
+                                        "message": "bad request: %s" % exc}))
                     continue
                 if method == "execute":
                     try:
-                        out.add(_answer(msg_id, execute(params[0])))
+                        if not isinstance(params, list) or len(params) != 1:
+                            raise WorkerError("execute takes params [TASK]",
+                                              code=-32602)
+                        add(_result(id_text, execute(params[0])))
                     except Exception as exc:
-                        out.add(_error(msg_id, _error_obj(exc)))
-                    if out.due():
-                        out.flush()
+                        add(_error(id_text, _error_obj(exc)))
                 elif method == "spawn" and not spawned:
                     spawned = True
                     try:
-                        if isinstance(params, dict):
-                            result = worker.spawn(**params)
-                        else:
-                            result = worker.spawn(*params)
+                        result = _spawn(worker, params)
                     except Exception as exc:
-                        out.add(_error(msg_id, _error_obj(exc)))
-                        out.flush()
+                        # The traceback first: spool ends the worker when
+                        # it reads the error, and reports its stderr tail.
                         traceback.print_exc(file=sys.stderr)
+                        sys.stderr.flush()
+                        add(_error(id_text, _error_obj(exc)))
+                        out.flush()
                         sys.exit(1)
-                    out.add(_answer(msg_id, result))
+                    add(_result(id_text, result))
                     out.flush()
+                    mark = monotonic()
                 else:
-                    out.add(_error(msg_id, {"code": -32601,
-                                            "message": "unknown method %r" % (method,)}))
+                    add(_error(id_text, {"code": -32601, "message":
+                                         "unknown method %r" % (method,)}))
             out.flush()
+    except BrokenPipeError:
+        # spool went away: nobody is left to answer.
+        sys.exit(1)
     except KeyboardInterrupt:
-        pass
-    finally:
         out.flush()
