@@ -1,0 +1,335 @@
+/* answer.c - a worker's pipes: tasks written to its stdin, answers read
+ * from its stdout and decoded by its codec (the spawn answer, then one per
+ * task), stderr passed on.  A line that is not a valid answer is a
+ * protocol error: the worker is stopped and its tasks requeued. */
+#define _GNU_SOURCE
+#include "pool.h"
+#include "log.h"
+#include "jsonscan.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A worker that closed stdout (or stdin) gets this long to exit. */
+#define CLOSED_GRACE 1.0
+/* Read coalescing: a worker with a deep window of fast tasks is read at
+ * most this often, so its answers come in batches rather than one per
+ * wake-up (it has work queued meanwhile). */
+#define COALESCE_MIN 0.00002
+#define COALESCE_MAX 0.0005
+
+void worker_flush(struct pool *p, struct worker *w)
+{
+	if (w->fd_in < 0) {
+		buf_reset(&w->wbuf);
+		return;
+	}
+	while (buf_used(&w->wbuf)) {
+		ssize_t r = xwrite(w->fd_in, buf_data(&w->wbuf),
+				   buf_used(&w->wbuf));
+		if (r < 0) {
+			if (errno == EAGAIN)
+				break;
+			/* EPIPE: it closed stdin or died; the reap will say
+			 * which.  Give it a moment to exit by itself. */
+			worker_close_stdin(w);
+			if (w->state == WS_READY || w->state == WS_STARTING) {
+				w->state = WS_STOPPING;
+				w->fault = WF_STDOUT_CLOSED;
+				free(w->fault_msg);
+				w->fault_msg = xstrdup(
+					"closed its stdin while running");
+				w->kill_at = p->now + CLOSED_GRACE;
+			}
+			break;
+		}
+		buf_consume(&w->wbuf, (size_t)r);
+	}
+	if (w->w_in >= 0)
+		loop_set(&p->loop, w->w_in, buf_used(&w->wbuf) ? POLLOUT : 0);
+}
+
+void worker_ready(struct pool *p, struct worker *w, char *result)
+{
+	/* A worker told to drain while it was starting stays draining. */
+	if (w->state == WS_STARTING || w->state == WS_BACKOFF)
+		w->state = WS_READY;
+	w->came_up = true;
+	w->up = true;
+	w->spawn_s = p->now - w->spawned_at;
+	free(w->spawn_result);
+	w->spawn_result = result;
+	w->limit = worker_limit(p, w);
+	if (log_get_level() >= LOG_VERBOSE) {
+		struct buf b = BUF_INIT;
+		buf_add_duration(&b, w->spawn_s);
+		log_verbose("worker %s (pid %d) ready in %s%s%s", w->label,
+			    (int)w->pid, b.p, result ? ": " : "",
+			    result ? result : "");
+		buf_release(&b);
+	}
+}
+
+static void protocol_error(struct pool *p, struct worker *w, const char *why,
+			   const char *line, size_t n)
+{
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "protocol error: %s; it wrote: ", why);
+	buf_add(&b, line, MIN(n, 200));
+	if (n > 200)
+		buf_addf(&b, "... (%zu bytes)", n);
+	buf_addc(&b, '\0');
+	worker_stop(w, WF_PROTOCOL, xstrdup(b.p), p->now);
+	buf_release(&b);
+}
+
+/* Find and remove the in-flight task with this id (spool protocol). */
+static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
+{
+	for (uint32_t i = 0; i < w->inflight.len; i++) {
+		uint32_t slot = idq_at(&w->inflight, i);
+		if (slot == IDQ_HOLE || pool_task(p, slot)->seq != id)
+			continue;
+		idq_set(&w->inflight, i, IDQ_HOLE);
+		idq_trim(&w->inflight);
+		w->nflight--;
+		return slot;
+	}
+	return IDQ_HOLE;
+}
+
+static void answer_spawn(struct pool *p, struct worker *w, const char *line,
+			 size_t n)
+{
+	if (w->codec == &proto_lines) {
+		/* ready: "line": the first line is the spawn result. */
+		struct json_error e;
+		struct buf b = BUF_INIT;
+		if (json_check(line, n, &e))
+			json_minify(line, n, &b);
+		else
+			buf_add_json_string(&b, line, n);
+		buf_addc(&b, '\0');
+		worker_ready(p, w, b.p);
+		return;
+	}
+	struct answer a;
+	const char *why = w->codec->decode(line, n, &a);
+	if (!why && a.id != 0)
+		why = "an answer before the spawn answer (id 0)";
+	if (why) {
+		protocol_error(p, w, why, line, n);
+		return;
+	}
+	if (a.kind == ANS_ERROR) {
+		struct buf b = BUF_INIT;
+		buf_adds(&b, "spawn failed: ");
+		proto_error_text(&a, &b);
+		buf_addc(&b, '\0');
+		worker_stop(w, WF_SPAWN_ERROR, xstrdup(b.p), p->now);
+		buf_release(&b);
+		return;
+	}
+	struct buf b = BUF_INIT;
+	json_minify(a.value.p, a.value.n, &b);
+	buf_addc(&b, '\0');
+	worker_ready(p, w, b.p);
+}
+
+static void answer_line(struct pool *p, struct worker *w, const char *line,
+			size_t n)
+{
+	if (!w->up) {
+		answer_spawn(p, w, line, n);
+		return;
+	}
+	if (!w->codec->by_id) {
+		if (!w->nflight) {
+			protocol_error(
+				p, w,
+				"a line with no task in flight "
+				"(a lines worker writes one line per task)",
+				line, n);
+			return;
+		}
+		uint32_t slot = idq_pop_front(&w->inflight);
+		w->nflight--;
+		w->oldest_since = p->now;
+		task_ok(p, w, slot, line, n, false);
+		return;
+	}
+	struct answer a;
+	const char *why = w->codec->decode(line, n, &a);
+	if (why) {
+		protocol_error(p, w, why, line, n);
+		return;
+	}
+	uint32_t slot = take_inflight(p, w, a.id);
+	if (slot == IDQ_HOLE) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "unknown id %llu",
+			 (unsigned long long)a.id);
+		protocol_error(p, w, msg, line, n);
+		return;
+	}
+	if (a.kind == ANS_RESULT) {
+		task_ok(p, w, slot, a.value.p, a.value.n, true);
+		return;
+	}
+	w->done++;
+	p->specs[w->spec_index].failures = 0;
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "error from %s: ", w->label);
+	proto_error_text(&a, &b);
+	buf_addc(&b, '\0');
+	task_fail(p, slot, b.p, FAIL_SAY);
+	buf_reset(&b);
+	proto_error_detail(&a, &b);
+	if (b.len) {
+		buf_addc(&b, '\0');
+		log_verbose("error data: %s", b.p);
+	}
+	buf_release(&b);
+}
+
+/* A lines answer over 64 MiB cannot be written out; the task fails and
+ * the worker, still in step, keeps going. */
+static void answer_too_long(struct pool *p, struct worker *w, size_t n)
+{
+	if (w->codec->by_id || !w->up || !w->nflight) {
+		char why[96];
+		snprintf(why, sizeof(why),
+			 "a line longer than 64 MiB (%zu bytes so far)", n);
+		protocol_error(p, w, why, "", 0);
+		return;
+	}
+	uint32_t slot = idq_pop_front(&w->inflight);
+	w->nflight--;
+	w->oldest_since = p->now;
+	w->done++;
+	task_fail(p, slot, "answer longer than 64 MiB", FAIL_SAY);
+}
+
+void worker_lines(struct pool *p, struct worker *w)
+{
+	const char *line;
+	size_t n;
+	unsigned answers = 0;
+	for (;;) {
+		if (w->fault == WF_PROTOCOL || w->fault == WF_SPAWN_ERROR)
+			return; /* what follows is not trusted */
+		enum linebuf_result r = linebuf_next(&w->rbuf, &line, &n);
+		if (r == LB_NEED)
+			break;
+		if (r == LB_TOOLONG) {
+			answer_too_long(p, w, n);
+			continue;
+		}
+		bool starting = !w->up;
+		answer_line(p, w, line, n);
+		if (!starting)
+			answers++;
+	}
+	if (answers)
+		learn_service_time(p, w, answers);
+	/* max_tasks: once its last task is answered, let it exit on EOF
+	 * and put a fresh process in its place. */
+	if (w->spec->max_tasks && w->sent >= (uint64_t)w->spec->max_tasks &&
+	    !w->nflight && w->state == WS_READY) {
+		w->recycle = true;
+		worker_drain(w, p->now, EXIT_GRACE);
+	}
+}
+
+static void stdout_closed(struct pool *p, struct worker *w)
+{
+	if (w->w_out >= 0)
+		loop_del(&p->loop, w->w_out);
+	w->w_out = -1;
+	if (w->fd_out >= 0)
+		close(w->fd_out);
+	w->fd_out = -1;
+	if (w->state == WS_STARTING || w->state == WS_READY) {
+		/* Usually the process is exiting and the reap follows at
+		 * once; if it lingers, it closed stdout while running. */
+		w->state = WS_STOPPING;
+		w->fault = WF_STDOUT_CLOSED;
+		free(w->fault_msg);
+		w->fault_msg = xstrdup("closed its stdout while running");
+		w->kill_at = p->now + CLOSED_GRACE;
+		worker_close_stdin(w);
+	}
+}
+
+static void on_worker_stdout(void *ctx, int fd, int revents)
+{
+	struct worker *w = ctx;
+	struct pool *p = w->pool;
+	(void)fd;
+	(void)revents;
+	for (int round = 0; round < 8 && w->fd_out >= 0; round++) {
+		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
+		if (r < 0 && errno == EAGAIN)
+			break;
+		worker_lines(p, w);
+		if (r <= 0) {
+			stdout_closed(p, w);
+			break;
+		}
+		if ((size_t)r < ANSWER_READ / 2)
+			break;
+	}
+	/* Give this worker its next tasks before reading the others'
+	 * answers, so it computes while spool works. */
+	pool_pump(p);
+	/* Deep window, fast tasks, still busy: let answers pile up. */
+	if (w->w_out >= 0 && w->limit >= 16 &&
+	    (long)w->nflight >= w->limit / 4 && w->svc > 0) {
+		double delay = w->svc * (double)w->limit / 4;
+		if (delay > COALESCE_MAX)
+			delay = COALESCE_MAX;
+		if (delay >= COALESCE_MIN) {
+			loop_set(&p->loop, w->w_out, 0);
+			w->read_at = p->now + delay;
+		}
+	}
+}
+
+static void on_worker_stdin(void *ctx, int fd, int revents)
+{
+	struct worker *w = ctx;
+	(void)fd;
+	(void)revents;
+	worker_flush(w->pool, w);
+}
+
+static void on_worker_stderr(void *ctx, int fd, int revents)
+{
+	struct worker *w = ctx;
+	(void)fd;
+	(void)revents;
+	worker_read_stderr(w, false);
+	if (w->fd_err < 0 && w->w_err >= 0) {
+		loop_del(&w->pool->loop, w->w_err);
+		w->w_err = -1;
+	}
+}
+
+void watch_worker(struct pool *p, struct worker *w)
+{
+	w->w_in = loop_add(&p->loop, w->fd_in, 0, on_worker_stdin, w);
+	w->w_out = loop_add(&p->loop, w->fd_out, POLLIN, on_worker_stdout, w);
+	w->w_err = loop_add(&p->loop, w->fd_err, POLLIN, on_worker_stderr, w);
+}
+
+void unwatch_worker(struct pool *p, struct worker *w)
+{
+	loop_del(&p->loop, w->w_in);
+	loop_del(&p->loop, w->w_out);
+	loop_del(&p->loop, w->w_err);
+	w->w_in = w->w_out = w->w_err = -1;
+}

@@ -1,0 +1,218 @@
+/* complete.c - completion: every task ends here, as a result or as a
+ * recorded failure.  This is the one place where "nothing lost" is
+ * decided: a result is written (or held for its turn); a failure is said,
+ * and written to --failed, the joblog and --tag; a task whose worker died
+ * is charged an attempt and requeued, or failed when none is left. */
+#define _GNU_SOURCE
+#include "pool.h"
+#include "log.h"
+#include "jsonscan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Where a finished task's output goes: straight to stdout, or held in
+ * the task until the tasks before it are written (-k). */
+static struct buf *out_dst(struct pool *p, uint32_t slot)
+{
+	if (!p->order_on || reorder_is_head(&p->order, slot))
+		return &p->out.b;
+	return &pool_task(p, slot)->held;
+}
+
+/* Record a finished task: latency, joblog row, progress. */
+static void task_record(struct pool *p, uint32_t slot, const char *why)
+{
+	struct task *t = pool_task(p, slot);
+	double runtime = t->first ? p->now - t->first : 0;
+	if (t->first && p->stats_on)
+		hist_add(&p->hist, runtime);
+	if (p->joblog_on) {
+		const char *src = p->in.src[t->src].name;
+		struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
+		double start = p->wall0 + (t->first ? t->first : p->now);
+		joblog_row(&p->joblog, t->seq, src, t->line,
+			   w ? w->label : NULL, t->attempts, start, runtime,
+			   t->ok, why,
+			   joblog_hash(buf_data(&t->data), buf_used(&t->data)));
+	}
+	p->progress.dirty = true;
+}
+
+/* The task's output is queued (or held): retire it, and release any
+ * held outputs whose turn has now come. */
+static void task_retire(struct pool *p, uint32_t slot)
+{
+	struct task *t = pool_task(p, slot);
+	t->state = T_DONE;
+	if (!p->order_on) {
+		task_free(&p->ts, slot);
+		return;
+	}
+	if (!reorder_done(&p->order, slot))
+		return;
+	uint32_t s;
+	while ((s = reorder_pop(&p->order)) != IDQ_HOLE) {
+		struct task *h = pool_task(p, s);
+		if (buf_used(&h->held))
+			buf_add(&p->out.b, buf_data(&h->held),
+				buf_used(&h->held));
+		task_free(&p->ts, s);
+	}
+}
+
+void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
+	     size_t n, bool is_json)
+{
+	struct task *t = pool_task(p, slot);
+	t->ok = true;
+	p->n_ok++;
+	if (w) {
+		w->done++;
+		w->st_tasks++;
+		p->specs[w->spec_index].failures = 0;
+	}
+	struct buf *dst = out_dst(p, slot);
+	if (is_json && json_has_space(res, n)) {
+		/* Results are written as compact JSON, one line each. */
+		size_t mark = dst->len;
+		json_minify(res, n, dst);
+		size_t len = dst->len - mark;
+		char *copy = xstrndup(dst->p + mark, len);
+		dst->len = mark;
+		output_add_result(dst, p->tag, true, t->seq, copy, len);
+		free(copy);
+	} else {
+		output_add_result(dst, p->tag, is_json, t->seq, res, n);
+	}
+	if (p->recording)
+		task_record(p, slot, NULL);
+	task_retire(p, slot);
+}
+
+void task_fail(struct pool *p, uint32_t slot, const char *why,
+	       enum fail_kind kind)
+{
+	struct task *t = pool_task(p, slot);
+	t->ok = false;
+	p->n_failed++;
+	struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
+	if (w)
+		w->st_failed++;
+	if (kind == FAIL_SAY)
+		log_error("%s:%llu: %s", pool_src_name(p, t->src),
+			  (unsigned long long)t->line, why);
+	/* Only an over-long line has no bytes: it was not kept. */
+	if (p->failed_on && buf_used(&t->data)) {
+		buf_add(&p->failed.b, buf_data(&t->data), buf_used(&t->data));
+		buf_addc(&p->failed.b, '\n');
+	}
+	if (p->tag)
+		output_add_error(out_dst(p, slot), t->seq, why, t->attempts,
+				 w ? w->label : NULL);
+	if (p->recording)
+		task_record(p, slot, why);
+	task_retire(p, slot);
+	if (p->strict && p->stop == STOP_NONE && p->phase == PH_RUN) {
+		p->stop = STOP_STRICT;
+		p->phase = PH_DRAIN;
+	}
+}
+
+/* A task sent to a worker that ended before answering it. */
+static void task_charge(struct pool *p, uint32_t slot, const char *why)
+{
+	struct task *t = pool_task(p, slot);
+	unsigned allowed = 1 + (unsigned)p->retries;
+	if (t->attempts >= allowed || p->stop == STOP_SIGNAL) {
+		struct buf msg = BUF_INIT;
+		if (p->stop == STOP_SIGNAL)
+			buf_addf(&msg, "interrupted: %s", why);
+		else if (t->attempts > 1)
+			buf_addf(&msg, "failed after %u attempts: %s",
+				 t->attempts, why);
+		else
+			buf_addf(&msg, "failed: %s", why);
+		task_fail(p, slot, msg.p, FAIL_SAY);
+		buf_release(&msg);
+		return;
+	}
+	log_verbose("%s:%llu: attempt %u of %u failed (%s); retrying",
+		    pool_src_name(p, t->src), (unsigned long long)t->line,
+		    t->attempts, allowed, why);
+	p->n_retried++;
+	t->state = T_QUEUED;
+	idq_push_front(&p->queue, slot);
+}
+
+/* The tasks a dead worker had: charge the one(s) at fault, requeue the
+ * rest as if never sent.  Oldest first, so order is kept. */
+void requeue_inflight(struct pool *p, struct worker *w, const char *why)
+{
+	uint32_t n = 0;
+	uint32_t *slots = xcalloc(w->nflight + 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < w->inflight.len; i++) {
+		uint32_t s = idq_at(&w->inflight, i);
+		if (s != IDQ_HOLE)
+			slots[n++] = s;
+	}
+	w->inflight.head = w->inflight.len = 0;
+	w->nflight = 0;
+	/* Uncharged ones go back to the front first, newest first, so the
+	 * queue keeps input order; then the charged ones are decided. */
+	bool *charged = xcalloc(n + 1, sizeof(bool));
+	for (uint32_t i = 0; i < n; i++) {
+		if (w->fault == WF_TIMEOUT)
+			charged[i] = slots[i] == w->fault_slot;
+		else if (w->codec->by_id)
+			charged[i] = true;
+		else
+			charged[i] = i == 0;
+	}
+	for (uint32_t i = n; i-- > 0;) {
+		if (charged[i])
+			continue;
+		struct task *t = pool_task(p, slots[i]);
+		t->attempts--;
+		t->state = T_QUEUED;
+		idq_push_front(&p->queue, slots[i]);
+	}
+	for (uint32_t i = n; i-- > 0;) {
+		if (!charged[i])
+			continue;
+		/* It took down a worker that had been serving fine: later
+		 * deaths with it in flight are its fault, not the spawn's. */
+		if (w->done > 0)
+			pool_task(p, slots[i])->blamed = true;
+		task_charge(p, slots[i], why);
+	}
+	free(charged);
+	free(slots);
+}
+
+/* A task in flight on w has killed a healthy worker before. */
+bool inflight_blamed(struct pool *p, const struct worker *w)
+{
+	for (uint32_t i = 0; i < w->inflight.len; i++) {
+		uint32_t s = idq_at(&w->inflight, i);
+		if (s != IDQ_HOLE && pool_task(p, s)->blamed)
+			return true;
+	}
+	return false;
+}
+
+/* Fail the tasks in flight on w (interrupts). */
+void fail_inflight(struct pool *p, struct worker *w, const char *why,
+		   bool count_interrupted)
+{
+	while (w->inflight.len) {
+		uint32_t slot = idq_pop_front(&w->inflight);
+		if (slot == IDQ_HOLE)
+			continue;
+		if (count_interrupted)
+			p->n_interrupted++;
+		task_fail(p, slot, why, FAIL_QUIET);
+	}
+	w->nflight = 0;
+}

@@ -1,0 +1,280 @@
+/* supervise.c - the pool's side of worker lifecycles: spawning, reaping,
+ * reporting deaths, telling spawn failures from task faults, restarting
+ * after a backoff kept as a deadline, giving a spec up, and failing what
+ * is left when no worker can come back. */
+#define _GNU_SOURCE
+#include "pool.h"
+#include "log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Spawn failures in a row after which a spec is given up. */
+#define SPAWN_FAILURES_MAX 5
+/* Restart delays: from 0.1 s, doubling per spawn failure, up to 5 s. */
+#define BACKOFF_MIN 0.1
+#define BACKOFF_MAX 5.0
+
+bool pool_wants_workers(const struct pool *p)
+{
+	if (p->check)
+		return false;
+	if (p->phase == PH_RUN)
+		return true;
+	return p->phase == PH_DRAIN && p->stop != STOP_SIGNAL &&
+	       p->stop != STOP_PIPE && task_used(&p->ts) > 0;
+}
+
+static void give_up_spec(struct pool *p, int spec_index, const char *why)
+{
+	struct spec_state *s = &p->specs[spec_index];
+	if (s->given_up)
+		return;
+	s->given_up = true;
+	const struct worker_spec *spec = &p->cfg.specs[spec_index];
+	log_error("giving up on worker \"%s\" (workers[%d] in %s): %s",
+		  spec->name, spec_index, p->cfg.label, why);
+	for (size_t i = 0; i < p->nw; i++)
+		if (p->w[i].spec_index == spec_index &&
+		    p->w[i].state == WS_BACKOFF)
+			p->w[i].state = WS_GIVEN_UP;
+}
+
+/* When no worker is left and none can come back, fail what remains. */
+static void check_workers_left(struct pool *p)
+{
+	if (p->no_workers || p->check)
+		return;
+	for (size_t i = 0; i < p->nw; i++)
+		if (p->w[i].state != WS_GIVEN_UP)
+			return;
+	p->no_workers = true;
+	log_error("no workers left: every worker spec was given up");
+	while (p->queue.len) {
+		uint32_t slot = idq_pop_front(&p->queue);
+		p->n_no_workers++;
+		task_fail(p, slot, "no workers left", FAIL_QUIET);
+	}
+}
+
+void spawn_worker(struct pool *p, struct worker *w)
+{
+	struct buf why = BUF_INIT;
+	if (w->last_pid)
+		w->st_restarts++;
+	if (worker_spawn(w, p->now, &why) != 0) {
+		buf_addc(&why, '\0');
+		log_error("worker %s: %s", w->label, why.p);
+		if (p->check) {
+			free(w->fault_msg);
+			w->fault_msg = xstrdup(why.p);
+			w->state = WS_STOPPED;
+		} else {
+			/* Not something a retry can fix. */
+			give_up_spec(p, w->spec_index, why.p);
+			w->state = WS_GIVEN_UP;
+			check_workers_left(p);
+		}
+		buf_release(&why);
+		return;
+	}
+	buf_release(&why);
+	watch_worker(p, w);
+	log_verbose("worker %s spawned (pid %d)", w->label, (int)w->pid);
+	if (w->codec->frame_spawn) {
+		w->codec->frame_spawn(&w->wbuf, w->spec->spawn_json);
+		w->state = WS_STARTING;
+	} else if (w->spec->ready == READY_LINE) {
+		w->state = WS_STARTING;
+	} else {
+		worker_ready(p, w, NULL);
+	}
+}
+
+static double backoff_delay(int failures)
+{
+	double d = BACKOFF_MIN;
+	for (int i = 1; i < failures && d < BACKOFF_MAX; i++)
+		d *= 2;
+	return d < BACKOFF_MAX ? d : BACKOFF_MAX;
+}
+
+/* Read what the dead process left in its pipes. */
+static void drain_dead_worker(struct pool *p, struct worker *w)
+{
+	while (w->fd_out >= 0) {
+		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
+		if (r < 0 && errno == EAGAIN)
+			break;
+		worker_lines(p, w);
+		if (r <= 0)
+			break;
+	}
+	if (linebuf_pending(&w->rbuf) && w->fault != WF_PROTOCOL)
+		log_verbose(
+			"worker %s: dropped %zu bytes of an unfinished line",
+			w->label, linebuf_pending(&w->rbuf));
+	worker_read_stderr(w, true);
+	unwatch_worker(p, w);
+	worker_close_fds(w);
+	buf_reset(&w->wbuf);
+	w->rbuf.start = w->rbuf.end = w->rbuf.scan = 0;
+	w->rbuf.skipping = false;
+}
+
+/* Why the process ended, in words. */
+static void death_reason(struct pool *p, struct worker *w, int wstatus,
+			 struct buf *why)
+{
+	switch (w->fault) {
+	case WF_TIMEOUT:
+	case WF_PROTOCOL:
+	case WF_STARTUP_TIMEOUT:
+		buf_adds(why, "stopped: ");
+		buf_adds(why, w->fault_msg ? w->fault_msg : "?");
+		return;
+	case WF_SPAWN_ERROR:
+		buf_adds(why, w->fault_msg ? w->fault_msg : "spawn failed");
+		return;
+	case WF_STDOUT_CLOSED:
+		if (w->signalled) {
+			buf_adds(why, "stopped: ");
+			buf_adds(why, w->fault_msg);
+			return;
+		}
+		break;
+	case WF_SHUTDOWN:
+	case WF_NONE: break;
+	}
+	(void)p;
+	worker_add_status(wstatus, why);
+}
+
+void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
+{
+	drain_dead_worker(p, w);
+	pid_t pid = w->pid;
+	w->pid = 0;
+	w->wstatus = wstatus;
+	enum worker_state was = w->state;
+	bool planned = (was == WS_DRAINING) ||
+		       (was == WS_STOPPING && w->fault == WF_SHUTDOWN);
+	bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+
+	struct buf why = BUF_INIT;
+	buf_addf(&why, "worker %s (pid %d) ", w->label, (int)pid);
+	size_t head = why.len;
+	death_reason(p, w, wstatus, &why);
+	buf_addc(&why, '\0');
+	const char *reason = why.p + head; /* without "worker X (pid N) " */
+
+	if (p->check && !w->up) {
+		char *r = xstrdup(reason);
+		free(w->fault_msg);
+		w->fault_msg = r;
+	}
+
+	/* A death before the first finished task is a spawn failure (a
+	 * crashing import looks just like this), unless the task being
+	 * run is known to kill workers, or spool stopped it for a timeout:
+	 * then the task is at fault, not the spawn. */
+	bool spawn_failure = !planned && w->done == 0 &&
+			     w->fault != WF_TIMEOUT && !inflight_blamed(p, w);
+	bool quiet = p->check || p->stop == STOP_PIPE;
+	if ((!planned || (!clean && w->nflight)) && !quiet) {
+		struct buf msg = BUF_INIT;
+		buf_adds(&msg, why.p);
+		if (!w->up)
+			buf_adds(&msg, " while starting");
+		else if (spawn_failure)
+			buf_adds(&msg,
+				 " before finishing a task (a spawn failure)");
+		if (w->tail_n) {
+			buf_adds(&msg, "; its last stderr lines:");
+			worker_add_tail(w, &msg);
+		}
+		buf_addc(&msg, '\0');
+		log_error("%s", msg.p);
+		buf_release(&msg);
+	} else {
+		log_verbose("%s%s", why.p, w->recycle ? " (recycled)" : "");
+	}
+	w->up = false;
+
+	if (p->stop == STOP_PIPE)
+		fail_inflight(p, w, "stdout closed", false);
+	else if (w->nflight)
+		requeue_inflight(p, w, why.p);
+
+	struct spec_state *s = &p->specs[w->spec_index];
+	if (spawn_failure && !p->check) {
+		s->failures++;
+		/* It ended by itself (a broken pipe on its stdin is a symptom
+		 * of the same exit, not a cause). */
+		bool natural = w->fault == WF_NONE ||
+			       (w->fault == WF_STDOUT_CLOSED && !w->signalled);
+		bool not_found = WIFEXITED(wstatus) && natural &&
+				 (WEXITSTATUS(wstatus) == 127 ||
+				  WEXITSTATUS(wstatus) == 126);
+		if (not_found)
+			give_up_spec(p, w->spec_index,
+				     "its command cannot be run (exit status "
+				     "126/127)");
+		else if (s->failures >= SPAWN_FAILURES_MAX) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "%d failed spawns in a row",
+				 s->failures);
+			give_up_spec(p, w->spec_index, msg);
+		}
+	}
+	buf_release(&why);
+
+	if (p->check) {
+		w->state = WS_STOPPED;
+	} else if (s->given_up) {
+		w->state = WS_GIVEN_UP;
+		log_verbose("worker %s given up", w->label);
+	} else if (!pool_wants_workers(p)) {
+		w->state = WS_STOPPED;
+	} else if (w->recycle) {
+		w->state = WS_BACKOFF;
+		w->restart_at = p->now;
+		log_verbose("worker %s recycled after %llu tasks", w->label,
+			    (unsigned long long)w->done);
+	} else {
+		w->state = WS_BACKOFF;
+		w->restart_at =
+			p->now + backoff_delay(spawn_failure ? s->failures : 1);
+		log_verbose("worker %s restarting in %.1fs", w->label,
+			    w->restart_at - p->now);
+	}
+	check_workers_left(p);
+}
+
+void pool_reap(struct pool *p)
+{
+	for (;;) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+		    si.si_pid == 0)
+			return;
+		pid_t pid = si.si_pid;
+		/* The leader is a zombie, so its group id is still its own:
+		 * take down whatever it left running before reaping it. */
+		(void)kill(-pid, SIGKILL);
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		for (size_t i = 0; i < p->nw; i++)
+			if (p->w[i].pid == pid) {
+				pool_worker_reaped(p, &p->w[i], st);
+				break;
+			}
+	}
+}
