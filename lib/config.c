@@ -96,12 +96,13 @@ static bool is_integer(const cJSON *v, double lo, double hi)
 	return d == floor(d) && d >= lo && d <= hi;
 }
 
-static int get_long(struct ctx *c, const char *place, const cJSON *v,
-		    long lo, long hi, long *out)
+static int get_long(struct ctx *c, const char *place, const cJSON *v, long lo,
+		    long hi, long *out)
 {
 	if (!is_integer(v, (double)lo, (double)hi)) {
 		if (hi >= 1000000)
-			return fail(c, place, v, "expected an integer >= %ld", lo);
+			return fail(c, place, v, "expected an integer >= %ld",
+				    lo);
 		return fail(c, place, v, "expected an integer from %ld to %ld",
 			    lo, hi);
 	}
@@ -142,8 +143,9 @@ static char *resolve(const char *dir, const char *path)
 	if (dir[0] == '/')
 		return xasprintf("%s/%s", dir, path);
 	char *cwd = getcwd(NULL, 0);
-	char *r = strcmp(dir, ".") == 0 ? xasprintf("%s/%s", cwd ? cwd : ".", path)
-					: xasprintf("%s/%s/%s", cwd ? cwd : ".", dir, path);
+	char *r = strcmp(dir, ".") == 0
+			  ? xasprintf("%s/%s", cwd ? cwd : ".", path)
+			  : xasprintf("%s/%s/%s", cwd ? cwd : ".", dir, path);
 	free(cwd);
 	return r;
 }
@@ -159,17 +161,20 @@ static int parse_cmd(struct ctx *c, const char *place, const cJSON *v,
 {
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
 		return fail(c, place, v,
-			    "expected a non-empty array of strings (argv, no shell)");
+			    "expected a non-empty array of strings (argv, no "
+			    "shell)");
 	size_t n = (size_t)cJSON_GetArraySize(v);
 	w->cmd = xcalloc(n + 1, sizeof(char *));
 	w->ncmd = n;
 	size_t i = 0;
 	const cJSON *a;
-	cJSON_ArrayForEach(a, v) {
+	cJSON_ArrayForEach(a, v)
+	{
 		if (!cJSON_IsString(a) || (i == 0 && !a->valuestring[0])) {
 			char *p = xasprintf("%s[%zu]", place, i);
-			int r = fail(c, p, a, i == 0 ? "expected a non-empty string"
-						     : "expected a string");
+			int r = fail(c, p, a,
+				     i == 0 ? "expected a non-empty string"
+					    : "expected a string");
 			free(p);
 			return r;
 		}
@@ -190,18 +195,21 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 	size_t n = (size_t)cJSON_GetArraySize(v);
 	w->env = xcalloc(n ? n : 1, sizeof(*w->env));
 	const cJSON *e;
-	cJSON_ArrayForEach(e, v) {
+	cJSON_ArrayForEach(e, v)
+	{
 		char *p = xasprintf("%s.%s", place, e->string);
 		int r = 0;
 		if (!e->string[0] || strchr(e->string, '='))
 			r = fail(c, place, NULL,
-				 "\"%s\" is not a valid variable name", e->string);
+				 "\"%s\" is not a valid variable name",
+				 e->string);
 		else if (cJSON_IsString(e))
 			w->env[w->nenv].val = xstrdup(e->valuestring);
 		else if (is_integer(e, -1e15, 1e15))
 			w->env[w->nenv].val = xasprintf("%.0f", e->valuedouble);
 		else if (cJSON_IsNumber(e))
-			w->env[w->nenv].val = xasprintf("%.17g", e->valuedouble);
+			w->env[w->nenv].val =
+				xasprintf("%.17g", e->valuedouble);
 		else
 			r = fail(c, p, e, "expected a string");
 		free(p);
@@ -213,8 +221,9 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 }
 
 static const char *const spec_keys[] = {
-	"name", "cmd", "protocol", "spawn", "env", "cwd", "replicas",
-	"inflight", "timeout", "startup_timeout", "max_tasks", "ready",
+	"name",      "cmd",      "protocol", "spawn",   "env",
+	"cwd",       "replicas", "inflight", "timeout", "startup_timeout",
+	"max_tasks", "ready",
 };
 
 static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
@@ -223,14 +232,16 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	char place[64];
 	snprintf(place, sizeof(place), "workers[%zu]", idx);
 	if (!cJSON_IsObject(o))
-		return fail(c, place, o, "expected an object with at least \"cmd\"");
+		return fail(c, place, o,
+			    "expected an object with at least \"cmd\"");
 
 	w->replicas = 1;
 	w->startup_timeout = 60;
 	w->inflight = 0; /* auto */
 
 	const cJSON *v;
-	cJSON_ArrayForEach(v, o) {
+	cJSON_ArrayForEach(v, o)
+	{
 		bool known = false;
 		for (size_t k = 0; k < ARRAY_SIZE(spec_keys); k++)
 			if (strcmp(v->string, spec_keys[k]) == 0)
@@ -238,8 +249,10 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		if (!known) {
 			char *p = xasprintf("%s.%s", place, v->string);
 			int r = fail(c, p, NULL,
-				     "unknown key (known: name, cmd, protocol, spawn, env, "
-				     "cwd, replicas, inflight, timeout, startup_timeout, "
+				     "unknown key (known: name, cmd, protocol, "
+				     "spawn, env, "
+				     "cwd, replicas, inflight, timeout, "
+				     "startup_timeout, "
 				     "max_tasks, ready)");
 			free(p);
 			return r;
@@ -251,8 +264,9 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	int r = 0;
 	const cJSON *cmd = cJSON_GetObjectItemCaseSensitive(o, "cmd");
 	if (!cmd) {
-		r = fail(c, place, NULL, "missing \"cmd\" (the worker's argv, e.g. "
-					 "[\"python3\", \"worker.py\"])");
+		r = fail(c, place, NULL,
+			 "missing \"cmd\" (the worker's argv, e.g. "
+			 "[\"python3\", \"worker.py\"])");
 		goto out;
 	}
 	if ((r = parse_cmd(c, PLACE("cmd"), cmd, w)))
@@ -262,14 +276,17 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		if ((r = get_string(c, PLACE("name"), v, true, &w->name)))
 			goto out;
 		if (strpbrk(w->name, "\n\t")) {
-			r = fail(c, p, v, "expected a name without tabs or newlines");
+			r = fail(c, p, v,
+				 "expected a name without tabs or newlines");
 			goto out;
 		}
 	} else {
-		const char *base = basename_of(cJSON_GetArrayItem(cmd, 0)->valuestring);
+		const char *base =
+			basename_of(cJSON_GetArrayItem(cmd, 0)->valuestring);
 		if (!base[0] || strpbrk(base, "\n\t")) {
 			r = fail(c, PLACE("name"), NULL,
-				 "cmd[0] gives no usable name (empty, or with tabs or "
+				 "cmd[0] gives no usable name (empty, or with "
+				 "tabs or "
 				 "newlines); set \"name\"");
 			goto out;
 		}
@@ -279,7 +296,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "protocol"))) {
 		if (cJSON_IsString(v) && strcmp(v->valuestring, "lines") == 0)
 			w->protocol = PROTO_LINES;
-		else if (cJSON_IsString(v) && strcmp(v->valuestring, "spool") == 0)
+		else if (cJSON_IsString(v) &&
+			 strcmp(v->valuestring, "spool") == 0)
 			w->protocol = PROTO_SPOOL;
 		else {
 			r = fail(c, PLACE("protocol"), v,
@@ -291,7 +309,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "spawn"))) {
 		if (!cJSON_IsObject(v) && !cJSON_IsArray(v)) {
 			r = fail(c, PLACE("spawn"), v,
-				 "expected an object (keyword arguments) or an array "
+				 "expected an object (keyword arguments) or an "
+				 "array "
 				 "(positional arguments)");
 			goto out;
 		}
@@ -327,7 +346,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	}
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "replicas")) &&
-	    (r = get_long(c, PLACE("replicas"), v, 1, REPLICAS_MAX, &w->replicas)))
+	    (r = get_long(c, PLACE("replicas"), v, 1, REPLICAS_MAX,
+			  &w->replicas)))
 		goto out;
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "inflight"))) {
@@ -348,7 +368,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 			goto out;
 	}
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "startup_timeout")) &&
-	    (r = get_seconds(c, PLACE("startup_timeout"), v, &w->startup_timeout)))
+	    (r = get_seconds(c, PLACE("startup_timeout"), v,
+			     &w->startup_timeout)))
 		goto out;
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "max_tasks")) &&
 	    (r = get_long(c, PLACE("max_tasks"), v, 0, INFLIGHT_MAX * 1000L,
@@ -359,7 +380,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		PLACE("ready");
 		if (cJSON_IsString(v) && strcmp(v->valuestring, "line") == 0)
 			w->ready = READY_LINE;
-		else if (cJSON_IsString(v) && strcmp(v->valuestring, "start") == 0)
+		else if (cJSON_IsString(v) &&
+			 strcmp(v->valuestring, "start") == 0)
 			w->ready = READY_START;
 		else {
 			r = fail(c, p, v, "expected \"line\" or \"start\"");
@@ -367,7 +389,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		}
 		if (w->protocol == PROTO_SPOOL) {
 			r = fail(c, p, NULL,
-				 "only for the lines protocol (a spool worker is ready "
+				 "only for the lines protocol (a spool worker "
+				 "is ready "
 				 "when it answers spawn)");
 			goto out;
 		}
@@ -422,20 +445,23 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 		goto out;
 	}
 	const cJSON *v;
-	cJSON_ArrayForEach(v, root) {
-		static const char *const keys[] = {"workers", "order", "queue_size",
-						   "retries"};
+	cJSON_ArrayForEach(v, root)
+	{
+		static const char *const keys[] = {"workers", "order",
+						   "queue_size", "retries"};
 		bool known = false;
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			if (strcmp(v->string, keys[k]) == 0)
 				known = true;
 		if (!known) {
 			r = fail(&c, v->string, NULL,
-				 "unknown key (known: workers, order, queue_size, retries)");
+				 "unknown key (known: workers, order, "
+				 "queue_size, retries)");
 			goto out;
 		}
 	}
-	const cJSON *workers = cJSON_GetObjectItemCaseSensitive(root, "workers");
+	const cJSON *workers =
+		cJSON_GetObjectItemCaseSensitive(root, "workers");
 	if (!workers) {
 		r = fail(&c, "workers", NULL,
 			 "missing (a non-empty array of worker specs)");
@@ -450,7 +476,8 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 	cfg->specs = xcalloc(cfg->nspecs, sizeof(*cfg->specs));
 	size_t i = 0;
 	long total = 0;
-	cJSON_ArrayForEach(v, workers) {
+	cJSON_ArrayForEach(v, workers)
+	{
 		if ((r = parse_spec(&c, v, i, &cfg->specs[i])))
 			goto out;
 		total += cfg->specs[i].replicas;
@@ -468,7 +495,8 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 			 strcmp(v->valuestring, "completion") == 0)
 			cfg->order = 0;
 		else {
-			r = fail(&c, "order", v, "expected \"input\" or \"completion\"");
+			r = fail(&c, "order", v,
+				 "expected \"input\" or \"completion\"");
 			goto out;
 		}
 	}
@@ -499,8 +527,8 @@ int config_load(struct pool_config *cfg, const char *path, struct buf *err)
 		ssize_t r = xread(fd, text.p + text.len, text.cap - text.len);
 		if (r < 0) {
 			buf_reset(err);
-			buf_addf(err, "%s: cannot read the pool config: %s", path,
-				 strerror(errno));
+			buf_addf(err, "%s: cannot read the pool config: %s",
+				 path, strerror(errno));
 			close(fd);
 			buf_release(&text);
 			return -1;
@@ -510,7 +538,9 @@ int config_load(struct pool_config *cfg, const char *path, struct buf *err)
 		text.len += (size_t)r;
 		if (text.len > SPOOL_LINE_MAX) {
 			buf_reset(err);
-			buf_addf(err, "%s: larger than 64 MiB; is this a pool config?",
+			buf_addf(err,
+				 "%s: larger than 64 MiB; is this a pool "
+				 "config?",
 				 path);
 			close(fd);
 			buf_release(&text);
@@ -528,7 +558,8 @@ int config_load(struct pool_config *cfg, const char *path, struct buf *err)
 		free(dir);
 		dir = xstrdup(".");
 	}
-	int r = config_parse(cfg, text.p ? text.p : "", text.len, path, dir, err);
+	int r = config_parse(cfg, text.p ? text.p : "", text.len, path, dir,
+			     err);
 	free(dir);
 	buf_release(&text);
 	return r;

@@ -23,10 +23,10 @@ struct worker_spec {
 	size_t nenv;
 	char *cwd; /* NULL: spool's own; else resolved against the config dir */
 	long replicas;
-	long inflight; /* 0 means auto */
-	double timeout; /* 0: none */
+	long inflight;          /* 0 means auto */
+	double timeout;         /* 0: none */
 	double startup_timeout; /* 0: none */
-	long max_tasks; /* 0: never recycle */
+	long max_tasks;         /* 0: never recycle */
 	enum ready_mode ready;
 	bool timeout_set, inflight_set;
 };
@@ -35,9 +35,9 @@ struct pool_config {
 	char *label; /* the config path as given, for messages */
 	struct worker_spec *specs;
 	size_t nspecs;
-	int order;        /* -1 unset, 0 completion, 1 input */
-	long queue_size;  /* 0 unset */
-	long retries;     /* -1 unset */
+	int order;       /* -1 unset, 0 completion, 1 input */
+	long queue_size; /* 0 unset */
+	long retries;    /* -1 unset */
 };
 
 /* Parse config text.  label names it in messages; dir is where relative
@@ -56,7 +56,6 @@ void config_from_command(struct pool_config *cfg, const char *command,
 void config_release(struct pool_config *cfg);
 
 /* Replace {worker}, {replica} and {name} in s. */
-char *config_expand(const char *s, long worker, long replica,
-		    const char *name);
+char *config_expand(const char *s, long worker, long replica, const char *name);
 
 #endif

@@ -30,8 +30,10 @@ static bool resume_skip(struct pool *p, uint64_t seq,
 		p->n_skipped++;
 		p->progress.dirty = true;
 		return true;
-	case JL_RUN: return false;
-	case JL_CHANGED: break;
+	case JL_RUN:
+		return false;
+	case JL_CHANGED:
+		break;
 	}
 	log_error("%s:%llu: this line differs from task %llu in the joblog %s "
 		  "(hash %016llx, logged %016llx): the input changed since "

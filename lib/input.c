@@ -33,20 +33,23 @@ int input_open(struct input *in, const char *const *paths, size_t n,
 		} else {
 			s->fd = open(paths[i], O_RDONLY | O_CLOEXEC);
 			if (s->fd < 0) {
-				buf_addf(err, "%s: cannot read input: %s", paths[i],
-					 strerror(errno));
+				buf_addf(err, "%s: cannot read input: %s",
+					 paths[i], strerror(errno));
 				return -1;
 			}
 		}
 		struct stat st;
 		if (fstat(s->fd, &st) == 0) {
 			if (S_ISDIR(st.st_mode)) {
-				buf_addf(err, "%s: cannot read input: Is a directory",
-					 paths[i]);
+				buf_addf(
+					err,
+					"%s: cannot read input: Is a directory",
+					paths[i]);
 				return -1;
 			}
 			s->regular = S_ISREG(st.st_mode);
-			s->pollable = S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+			s->pollable = S_ISFIFO(st.st_mode) ||
+				      S_ISSOCK(st.st_mode) ||
 				      S_ISCHR(st.st_mode);
 			/* /dev/null and friends never block. */
 			if (S_ISCHR(st.st_mode) && !isatty(s->fd))
@@ -107,12 +110,14 @@ enum input_result input_next(struct input *in, struct input_line *out)
 			s->line++;
 			if (is_blank(line, n))
 				continue;
-			*out = (struct input_line){line, n, (uint32_t)in->cur, s->line};
+			*out = (struct input_line){line, n, (uint32_t)in->cur,
+						   s->line};
 			return IN_LINE;
 		}
 		if (r == LB_TOOLONG) {
 			s->line++;
-			*out = (struct input_line){NULL, n, (uint32_t)in->cur, s->line};
+			*out = (struct input_line){NULL, n, (uint32_t)in->cur,
+						   s->line};
 			return IN_TOOLONG;
 		}
 		if (in->lb.eof) {
@@ -157,7 +162,8 @@ static int scan_file(int fd, uint32_t src, input_scan_fn fn, void *ctx)
 		return 0;
 	long page = sysconf(_SC_PAGESIZE);
 	size_t skew = (size_t)(pos % page);
-	void *map = mmap(NULL, len + skew, PROT_READ, MAP_PRIVATE, fd, pos - (off_t)skew);
+	void *map = mmap(NULL, len + skew, PROT_READ, MAP_PRIVATE, fd,
+			 pos - (off_t)skew);
 	if (map == MAP_FAILED)
 		return -1;
 	const char *p = (const char *)map + skew;
@@ -184,7 +190,8 @@ size_t input_scan(const struct input *in, input_scan_fn fn, void *ctx)
 {
 	size_t i;
 	for (i = in->cur; i < in->nsrc; i++) {
-		if (!in->src[i].regular || scan_file(in->src[i].fd, (uint32_t)i, fn, ctx) != 0)
+		if (!in->src[i].regular ||
+		    scan_file(in->src[i].fd, (uint32_t)i, fn, ctx) != 0)
 			break;
 	}
 	return i - in->cur;

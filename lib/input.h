@@ -7,7 +7,7 @@
 #include "linebuf.h"
 
 struct input_src {
-	char *name;    /* as given; "-" for stdin */
+	char *name; /* as given; "-" for stdin */
 	int fd;
 	bool pollable; /* a pipe, socket or terminal: wait for readability */
 	bool regular;  /* a regular file (its size and lines can be counted) */
@@ -18,8 +18,8 @@ struct input {
 	struct input_src *src;
 	size_t nsrc, cur;
 	struct linebuf lb;
-	bool readable; /* the current pollable fd was reported readable */
-	bool done;     /* every input read to its end */
+	bool readable;  /* the current pollable fd was reported readable */
+	bool done;      /* every input read to its end */
 	int read_errno; /* a read error ended an input early */
 };
 

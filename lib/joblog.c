@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char header[] =
-	"seq\tsource\tworker\tattempts\tstart\truntime\tstatus\tmessage\thash\n";
+static const char header[] = "seq\tsource\tworker\tattempts\tstart\truntime\tst"
+			     "atus\tmessage\thash\n";
 
 uint64_t joblog_hash(const char *p, size_t n)
 {
@@ -55,8 +55,8 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		buf_reserve(&text, 1 << 16);
 		ssize_t r = xread(fd, text.p + text.len, text.cap - text.len);
 		if (r < 0) {
-			buf_addf(err, "%s: cannot read the joblog: %s", jl->path,
-				 strerror(errno));
+			buf_addf(err, "%s: cannot read the joblog: %s",
+				 jl->path, strerror(errno));
 			buf_release(&text);
 			return -1;
 		}
@@ -78,11 +78,16 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		*nl = '\0';
 		char *f[9];
 		if (lineno == 1) {
-			if (strcmp(s, "seq\tsource\tworker\tattempts\tstart\truntime"
+			if (strcmp(s, "seq\tsource\tworker\tattempts\tstart\tru"
+				      "ntime"
 				      "\tstatus\tmessage\thash") != 0) {
-				buf_addf(err, "%s: not a spool joblog (its first line is "
-					 "not the header); give --joblog a new file or "
-					 "the log of an earlier run", jl->path);
+				buf_addf(err,
+					 "%s: not a spool joblog (its first "
+					 "line is "
+					 "not the header); give --joblog a new "
+					 "file or "
+					 "the log of an earlier run",
+					 jl->path);
 				buf_release(&text);
 				return -1;
 			}
@@ -99,8 +104,10 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		    !f[8][0] || *end2 != '\0') {
 			/* Most likely a row cut short by a crash: its task
 			 * counts as not done and runs again. */
-			log_info("%s:%" PRIu64 ": skipping a malformed joblog row; "
-				 "that task will run again", jl->path, lineno);
+			log_info("%s:%" PRIu64
+				 ": skipping a malformed joblog row; "
+				 "that task will run again",
+				 jl->path, lineno);
 			s = nl + 1;
 			continue;
 		}
@@ -134,7 +141,8 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 	jl->path = xstrdup(path);
 	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		buf_addf(err, "%s: cannot open the joblog: %s", path, strerror(errno));
+		buf_addf(err, "%s: cannot open the joblog: %s", path,
+			 strerror(errno));
 		return -1;
 	}
 	if (resume && load(jl, fd, err) != 0) {
@@ -166,8 +174,8 @@ void joblog_close(struct joblog *jl)
 	memset(jl, 0, sizeof(*jl));
 }
 
-enum joblog_verdict joblog_check(struct joblog *jl, uint64_t seq,
-				 uint64_t hash, uint64_t *logged_hash)
+enum joblog_verdict joblog_check(struct joblog *jl, uint64_t seq, uint64_t hash,
+				 uint64_t *logged_hash)
 {
 	while (jl->cursor < jl->ndone && jl->done[jl->cursor].seq < seq)
 		jl->cursor++;
@@ -190,10 +198,9 @@ static void add_field(struct buf *b, const char *s)
 	}
 }
 
-void joblog_row(struct joblog *jl, uint64_t seq, const char *src,
-		uint64_t line, const char *worker, unsigned attempts,
-		double start, double runtime, bool ok, const char *message,
-		uint64_t hash)
+void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
+		const char *worker, unsigned attempts, double start,
+		double runtime, bool ok, const char *message, uint64_t hash)
 {
 	struct buf *b = &jl->out.b;
 	buf_addu64(b, seq);

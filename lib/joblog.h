@@ -43,13 +43,12 @@ void joblog_close(struct joblog *jl);
 uint64_t joblog_hash(const char *p, size_t n);
 
 /* What to do with the task of this seq and line hash (seqs ascending). */
-enum joblog_verdict joblog_check(struct joblog *jl, uint64_t seq,
-				 uint64_t hash, uint64_t *logged_hash);
+enum joblog_verdict joblog_check(struct joblog *jl, uint64_t seq, uint64_t hash,
+				 uint64_t *logged_hash);
 
 /* Queue a row; message may be NULL or hold tabs/newlines (escaped). */
-void joblog_row(struct joblog *jl, uint64_t seq, const char *src,
-		uint64_t line, const char *worker, unsigned attempts,
-		double start, double runtime, bool ok, const char *message,
-		uint64_t hash);
+void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
+		const char *worker, unsigned attempts, double start,
+		double runtime, bool ok, const char *message, uint64_t hash);
 
 #endif

@@ -9,6 +9,7 @@
 
 /* 1 for bytes that may appear unescaped in a string without further
  * checks: printable ASCII other than '"' and '\\'. */
+/* clang-format off */
 static const unsigned char plain[256] = {
 	['\x20'] = 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20-0x2f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x30-0x3f */
@@ -17,6 +18,7 @@ static const unsigned char plain[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x60-0x6f */
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,             /* 0x70-0x7f */
 };
+/* clang-format on */
 
 #define HOT static inline __attribute__((always_inline))
 
@@ -33,7 +35,10 @@ HOT size_t skip_ws(const char *s, size_t n, size_t i)
 	return i;
 }
 
-static inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
 
 static inline bool is_hex(char c)
 {
@@ -50,7 +55,7 @@ static inline bool is_hex(char c)
 /* Scan a string whose opening quote is at s[i]; returns the offset past
  * its closing quote. */
 HOT size_t scan_string(const char *s, size_t n, size_t i,
-			  struct json_error *err)
+		       struct json_error *err)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t start = i++;
@@ -89,7 +94,7 @@ HOT size_t scan_string(const char *s, size_t n, size_t i,
 }
 
 HOT size_t scan_number(const char *s, size_t n, size_t i,
-			  struct json_error *err)
+		       struct json_error *err)
 {
 	size_t start = i;
 	if (s[i] == '-')
@@ -190,8 +195,9 @@ after:
 		return i;
 	i = skip_ws(s, n, i);
 	if (i >= n)
-		FAIL(i, stack[depth - 1] == '{' ? "unexpected end of input (unclosed object)"
-						: "unexpected end of input (unclosed array)");
+		FAIL(i, stack[depth - 1] == '{'
+				? "unexpected end of input (unclosed object)"
+				: "unexpected end of input (unclosed array)");
 	if (s[i] == ',') {
 		i = skip_ws(s, n, i + 1);
 		if (stack[depth - 1] == '{')
@@ -332,23 +338,38 @@ void json_string_decode(const char *s, size_t n, struct buf *out)
 		}
 		char e = s[++i];
 		switch (e) {
-		case 'b': buf_addc(out, '\b'); break;
-		case 'f': buf_addc(out, '\f'); break;
-		case 'n': buf_addc(out, '\n'); break;
-		case 'r': buf_addc(out, '\r'); break;
-		case 't': buf_addc(out, '\t'); break;
+		case 'b':
+			buf_addc(out, '\b');
+			break;
+		case 'f':
+			buf_addc(out, '\f');
+			break;
+		case 'n':
+			buf_addc(out, '\n');
+			break;
+		case 'r':
+			buf_addc(out, '\r');
+			break;
+		case 't':
+			buf_addc(out, '\t');
+			break;
 		case 'u':
 			if (i + 4 < n) {
-				unsigned cp = hexval(s[i + 1]) << 12 | hexval(s[i + 2]) << 8 |
-					      hexval(s[i + 3]) << 4 | hexval(s[i + 4]);
+				unsigned cp = hexval(s[i + 1]) << 12 |
+					      hexval(s[i + 2]) << 8 |
+					      hexval(s[i + 3]) << 4 |
+					      hexval(s[i + 4]);
 				i += 4;
 				if (cp >= 0xD800 && cp < 0xDC00 && i + 6 < n &&
 				    s[i + 1] == '\\' && s[i + 2] == 'u') {
 					unsigned lo = hexval(s[i + 3]) << 12 |
 						      hexval(s[i + 4]) << 8 |
-						      hexval(s[i + 5]) << 4 | hexval(s[i + 6]);
+						      hexval(s[i + 5]) << 4 |
+						      hexval(s[i + 6]);
 					if (lo >= 0xDC00 && lo < 0xE000) {
-						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+						cp = 0x10000 +
+						     ((cp - 0xD800) << 10) +
+						     (lo - 0xDC00);
 						i += 6;
 					}
 				}
@@ -358,7 +379,9 @@ void json_string_decode(const char *s, size_t n, struct buf *out)
 				add_utf8(out, cp);
 			}
 			break;
-		default: buf_addc(out, e); break;
+		default:
+			buf_addc(out, e);
+			break;
 		}
 	}
 }
@@ -370,8 +393,7 @@ static bool span_is(struct span k, const char *lit)
 	return k.n == len && memcmp(k.p, lit, len) == 0;
 }
 
-static const char *scan_object(const char *s, size_t n, size_t i,
-			       size_t *end,
+static const char *scan_object(const char *s, size_t n, size_t i, size_t *end,
 			       void (*member)(void *ctx, struct span key,
 					      struct span val),
 			       void *ctx)
@@ -470,11 +492,13 @@ const char *rpc_parse(const char *s, size_t n, struct rpc_msg *m)
 	if (m->has_result && m->has_error)
 		return "both \"result\" and \"error\"";
 	if (!m->has_result && !m->has_error)
-		return m->has_method ? "a request, not a response (workers answer; they do not call)"
+		return m->has_method ? "a request, not a response (workers "
+				       "answer; they do not call)"
 				     : "neither \"result\" nor \"error\"";
 	if (m->has_error && m->error.n && m->error.p[0] == '{') {
 		size_t e;
-		(void)scan_object(m->error.p, m->error.n, 0, &e, error_member, m);
+		(void)scan_object(m->error.p, m->error.n, 0, &e, error_member,
+				  m);
 	}
 	return NULL;
 }
@@ -498,7 +522,8 @@ bool json_member(const char *s, size_t n, const char *key, struct span *out)
 {
 	struct find_member f = {key, {NULL, 0}, false};
 	size_t end;
-	if (scan_object(s, n, skip_ws(s, n, 0), &end, find_member_cb, &f) || !f.hit)
+	if (scan_object(s, n, skip_ws(s, n, 0), &end, find_member_cb, &f) ||
+	    !f.hit)
 		return false;
 	*out = f.found;
 	return true;

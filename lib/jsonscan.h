@@ -47,9 +47,9 @@ bool json_element(const char *s, size_t n, size_t idx, struct span *out);
 /* A decoded JSON-RPC 2.0 response line. */
 struct rpc_msg {
 	bool has_id, has_result, has_error, has_method;
-	uint64_t id;          /* valid when has_id */
-	struct span result;   /* the result value */
-	struct span error;    /* the error value */
+	uint64_t id;                                 /* valid when has_id */
+	struct span result;                          /* the result value */
+	struct span error;                           /* the error value */
 	struct span err_message, err_code, err_data; /* members of error */
 };
 

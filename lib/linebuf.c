@@ -25,7 +25,8 @@ void linebuf_release(struct linebuf *lb)
 /* Make room for at least `want` more bytes at the end. */
 static void make_room(struct linebuf *lb, size_t want)
 {
-	if (lb->start > 0 && (lb->cap - lb->end < want || lb->start == lb->end)) {
+	if (lb->start > 0 &&
+	    (lb->cap - lb->end < want || lb->start == lb->end)) {
 		size_t n = lb->end - lb->start;
 		memmove(lb->p, lb->p + lb->start, n);
 		lb->scan -= lb->start;

@@ -16,10 +16,10 @@ struct linebuf {
 	size_t scan;  /* where the search for '\n' resumes */
 	size_t end;   /* bytes held */
 	size_t cap;
-	size_t max;      /* longest line accepted, without its '\n' */
-	size_t skipped;  /* bytes of an over-long line dropped so far */
-	bool skipping;   /* inside an over-long line */
-	bool eof;        /* the descriptor reached end of file */
+	size_t max;         /* longest line accepted, without its '\n' */
+	size_t skipped;     /* bytes of an over-long line dropped so far */
+	bool skipping;      /* inside an over-long line */
+	bool eof;           /* the descriptor reached end of file */
 	bool final_partial; /* at EOF, hand out a last line without '\n' */
 };
 

@@ -9,8 +9,14 @@
 static enum log_level level = LOG_NORMAL;
 static struct log_status status;
 
-void log_set_level(enum log_level l) { level = l; }
-enum log_level log_get_level(void) { return level; }
+void log_set_level(enum log_level l)
+{
+	level = l;
+}
+enum log_level log_get_level(void)
+{
+	return level;
+}
 
 void log_set_status(const struct log_status *st)
 {

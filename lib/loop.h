@@ -21,7 +21,7 @@ struct loop {
 	struct pollfd *pfd;
 	int *pfd_watch; /* watch id of each pollfd entry */
 	size_t pfd_cap;
-	int *dead;      /* ids removed since the last wait, reused after it */
+	int *dead; /* ids removed since the last wait, reused after it */
 	size_t ndead, dead_cap;
 };
 

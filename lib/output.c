@@ -85,7 +85,8 @@ void output_add_result(struct buf *dst, bool tag, bool raw_is_json,
 			p++;
 			n--;
 		}
-		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r'))
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' ||
+			     p[n - 1] == '\r'))
 			n--;
 		buf_add(dst, p, n);
 	} else {

@@ -170,7 +170,8 @@ static double pool_timers(struct pool *p)
 			}
 			break;
 		}
-		default: break;
+		default:
+			break;
 		}
 	}
 #undef NEAREST

@@ -24,7 +24,8 @@ static void render(struct progress *pr, double now)
 	struct pool *p = pr->pool;
 	uint64_t done = p->n_ok + p->n_failed + p->n_skipped;
 	double elapsed = now - p->t_start;
-	double rate = elapsed > 0 ? (double)(p->n_ok + p->n_failed) / elapsed : 0;
+	double rate =
+		elapsed > 0 ? (double)(p->n_ok + p->n_failed) / elapsed : 0;
 	size_t up = 0;
 	for (size_t i = 0; i < p->nw; i++)
 		if (p->w[i].state == WS_READY)
@@ -47,7 +48,8 @@ static void render(struct progress *pr, double now)
 		else
 			buf_add_duration(&b, eta);
 	} else {
-		buf_addf(&b, "%llu done %.1f/s", (unsigned long long)done, rate);
+		buf_addf(&b, "%llu done %.1f/s", (unsigned long long)done,
+			 rate);
 	}
 	if (p->n_failed)
 		buf_addf(&b, " | %llu failed", (unsigned long long)p->n_failed);

@@ -10,8 +10,8 @@ enum answer_kind { ANS_RESULT, ANS_ERROR };
 
 struct answer {
 	enum answer_kind kind;
-	uint64_t id;      /* spool protocol: the request id (0 = spawn) */
-	struct span value; /* the result (lines: the whole line) */
+	uint64_t id;        /* spool protocol: the request id (0 = spawn) */
+	struct span value;  /* the result (lines: the whole line) */
 	struct rpc_msg msg; /* spool protocol: the parsed message */
 };
 

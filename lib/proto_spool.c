@@ -7,7 +7,8 @@
 
 static void spool_frame_spawn(struct buf *b, const char *spawn_json)
 {
-	buf_adds(b, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"spawn\",\"params\":");
+	buf_adds(b, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"spawn\","
+		    "\"params\":");
 	buf_adds(b, spawn_json);
 	buf_adds(b, "}\n");
 }

@@ -37,8 +37,8 @@ struct spool_opts {
 	const char *stats_path;   /* --stats=FILE */
 	bool stats;               /* --stats */
 	bool tag, raw, strict, resume;
-	int progress;             /* 1 on, 0 off, SPOOL_UNSET: if a TTY */
-	int verbosity;            /* 0 quiet, 1 normal, 2 verbose */
+	int progress;              /* 1 on, 0 off, SPOOL_UNSET: if a TTY */
+	int verbosity;             /* 0 quiet, 1 normal, 2 verbose */
 	const char *const *inputs; /* FILEs; none or "-" is stdin */
 	size_t ninputs;
 };

@@ -67,10 +67,12 @@ static void stats_json(struct pool *p, const struct latency_hist *h,
 		       double wall, struct buf *b)
 {
 	uint64_t finished = p->n_ok + p->n_failed;
-	buf_addf(b, "{\"tasks\":{\"read\":%llu,\"ok\":%llu,\"failed\":%llu,"
+	buf_addf(b,
+		 "{\"tasks\":{\"read\":%llu,\"ok\":%llu,\"failed\":%llu,"
 		 "\"retried\":%llu,\"skipped\":%llu},\"wall_s\":",
 		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
-		 (unsigned long long)p->n_failed, (unsigned long long)p->n_retried,
+		 (unsigned long long)p->n_failed,
+		 (unsigned long long)p->n_retried,
 		 (unsigned long long)p->n_skipped);
 	add_json_double(b, wall);
 	buf_adds(b, ",\"tasks_per_s\":");
@@ -89,7 +91,9 @@ static void stats_json(struct pool *p, const struct latency_hist *h,
 		const char *hash = strrchr(w->label, '#');
 		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
 		buf_add_json_string(b, w->spec->name, strlen(w->spec->name));
-		buf_addf(b, ",\"replica\":%s,\"pid\":%d,\"tasks\":%llu,\"failed\":%llu,"
+		buf_addf(b,
+			 ",\"replica\":%s,\"pid\":%d,\"tasks\":%llu,\"failed\":"
+			 "%llu,"
 			 "\"restarts\":%llu,\"spawn_s\":",
 			 hash ? hash + 1 : "0", (int)w->last_pid,
 			 (unsigned long long)w->st_tasks,
@@ -111,10 +115,12 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 {
 	uint64_t finished = p->n_ok + p->n_failed;
 	struct buf b = BUF_INIT;
-	buf_addf(&b, "spool: %llu tasks: %llu ok, %llu failed, %llu retried, "
+	buf_addf(&b,
+		 "spool: %llu tasks: %llu ok, %llu failed, %llu retried, "
 		 "%llu skipped in ",
 		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
-		 (unsigned long long)p->n_failed, (unsigned long long)p->n_retried,
+		 (unsigned long long)p->n_failed,
+		 (unsigned long long)p->n_retried,
 		 (unsigned long long)p->n_skipped);
 	buf_add_duration(&b, wall);
 	buf_addf(&b, " (%.1f tasks/s)\n",
@@ -152,8 +158,7 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	buf_release(&b);
 }
 
-int stats_report(struct pool *p, const struct latency_hist *h,
-		 const char *path)
+int stats_report(struct pool *p, const struct latency_hist *h, const char *path)
 {
 	double wall = p->now - p->t_start;
 	if (log_get_level() >= LOG_NORMAL || !path)
@@ -165,7 +170,8 @@ int stats_report(struct pool *p, const struct latency_hist *h,
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int rc = 0;
 	if (fd < 0 || write_all(fd, b.p, b.len) != 0) {
-		log_error("%s: cannot write --stats: %s", path, strerror(errno));
+		log_error("%s: cannot write --stats: %s", path,
+			  strerror(errno));
 		rc = -1;
 	}
 	if (fd >= 0)

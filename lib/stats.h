@@ -6,8 +6,8 @@
 
 #include "util.h"
 
-#define STATS_SUB 16          /* buckets per doubling */
-#define STATS_MIN 1e-6        /* latencies below 1 us share a bucket */
+#define STATS_SUB 16   /* buckets per doubling */
+#define STATS_MIN 1e-6 /* latencies below 1 us share a bucket */
 #define STATS_BUCKETS (STATS_SUB * 44)
 
 struct latency_hist {

@@ -149,7 +149,8 @@ static void death_reason(struct pool *p, struct worker *w, int wstatus,
 		}
 		break;
 	case WF_SHUTDOWN:
-	case WF_NONE: break;
+	case WF_NONE:
+		break;
 	}
 	(void)p;
 	worker_add_status(wstatus, why);

@@ -14,18 +14,18 @@ enum task_state {
 };
 
 struct task {
-	uint64_t seq;    /* from 1, across all inputs */
-	uint64_t line;   /* line number within its input */
-	uint32_t src;    /* input index */
+	uint64_t seq;      /* from 1, across all inputs */
+	uint64_t line;     /* line number within its input */
+	uint32_t src;      /* input index */
 	uint16_t attempts; /* sends that counted */
-	uint8_t state;   /* enum task_state */
-	bool ok;         /* when T_DONE */
-	bool blamed;     /* it was in flight when a healthy worker died */
-	int32_t worker;  /* worker of the latest attempt, -1 before any */
-	double sent;     /* monotonic time of the latest send */
-	double first;    /* monotonic time of the first send, 0 before */
-	struct buf data; /* the task line, without '\n' */
-	struct buf held; /* output waiting for earlier tasks (-k) */
+	uint8_t state;     /* enum task_state */
+	bool ok;           /* when T_DONE */
+	bool blamed;       /* it was in flight when a healthy worker died */
+	int32_t worker;    /* worker of the latest attempt, -1 before any */
+	double sent;       /* monotonic time of the latest send */
+	double first;      /* monotonic time of the first send, 0 before */
+	struct buf data;   /* the task line, without '\n' */
+	struct buf held;   /* output waiting for earlier tasks (-k) */
 };
 
 struct task_store {

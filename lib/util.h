@@ -46,10 +46,19 @@ struct buf {
 	char *p;
 	size_t off, len, cap;
 };
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                               \
+	{                                                                      \
+		NULL, 0, 0, 0                                                  \
+	}
 
-static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
-static inline const char *buf_data(const struct buf *b) { return b->p + b->off; }
+static inline size_t buf_used(const struct buf *b)
+{
+	return b->len - b->off;
+}
+static inline const char *buf_data(const struct buf *b)
+{
+	return b->p + b->off;
+}
 void buf_grow(struct buf *b, size_t more);
 static inline void buf_reserve(struct buf *b, size_t more)
 {

@@ -100,7 +100,8 @@ static char **build_env(const struct worker *w)
 	for (size_t i = 0; i < nenv; i++) {
 		bool overridden = false;
 		for (size_t j = 0; j < k && !overridden; j++) {
-			size_t klen = (size_t)(strchr(extra[j], '=') - extra[j]);
+			size_t klen =
+				(size_t)(strchr(extra[j], '=') - extra[j]);
 			if (strncmp(environ[i], extra[j], klen + 1) == 0)
 				overridden = true;
 		}
@@ -137,8 +138,8 @@ static void mark_fds_cloexec(void)
 		return;
 	struct rlimit rl;
 	long max = 65536;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    (long)rl.rlim_cur < max)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur < max)
 		max = (long)rl.rlim_cur;
 	for (int fd = 3; fd < max; fd++) {
 		int fl = fcntl(fd, F_GETFD);
@@ -155,9 +156,9 @@ static NORETURN void child_fail(int fd, int stage, int err)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static NORETURN void child_exec(const struct worker *w, pid_t parent,
-				int in, int out, int err, int report,
-				char **argv, char **envp, const char *cwd)
+static NORETURN void child_exec(const struct worker *w, pid_t parent, int in,
+				int out, int err, int report, char **argv,
+				char **envp, const char *cwd)
 {
 	if (child_signals_saved)
 		(void)sigaction(SIGPIPE, &child_sigpipe, NULL);
@@ -191,10 +192,12 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 	int prep[2] = {-1, -1};
 	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
 	for (size_t i = 0; i < s->ncmd; i++)
-		argv[i] = config_expand(s->cmd[i], w->index, w->replica, s->name);
+		argv[i] =
+			config_expand(s->cmd[i], w->index, w->replica, s->name);
 	char **envp = build_env(w);
-	char *cwd = s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
-			   : NULL;
+	char *cwd =
+		s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
+		       : NULL;
 	int ret = -1;
 
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
@@ -237,7 +240,8 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 			buf_addf(why, "cannot change to directory %s: %s", cwd,
 				 strerror(rep.err));
 		else if (rep.stage == STAGE_EXEC)
-			buf_addf(why, "cannot run %s: %s", argv[0], strerror(rep.err));
+			buf_addf(why, "cannot run %s: %s", argv[0],
+				 strerror(rep.err));
 		else
 			buf_addf(why, "cannot set up the process: %s",
 				 strerror(rep.err));
@@ -421,7 +425,8 @@ void worker_add_status(int st, struct buf *out)
 			buf_adds(out, " (command not executable)");
 	} else if (WIFSIGNALED(st)) {
 		int sig = WTERMSIG(st);
-		buf_addf(out, "killed by signal %d (SIG%s)", sig, signal_name(sig));
+		buf_addf(out, "killed by signal %d (SIG%s)", sig,
+			 signal_name(sig));
 	} else {
 		buf_addf(out, "ended with wait status %d", st);
 	}

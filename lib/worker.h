@@ -33,12 +33,12 @@ enum worker_state {
 /* Why spool ended a process, when it did. */
 enum worker_fault {
 	WF_NONE,
-	WF_TIMEOUT,          /* a task ran past its timeout */
-	WF_PROTOCOL,         /* it wrote something that is not an answer */
-	WF_STDOUT_CLOSED,    /* it closed stdout but kept running */
-	WF_SPAWN_ERROR,      /* it answered spawn with an error */
-	WF_STARTUP_TIMEOUT,  /* it was not ready in time */
-	WF_SHUTDOWN,         /* the run ended or was interrupted */
+	WF_TIMEOUT,         /* a task ran past its timeout */
+	WF_PROTOCOL,        /* it wrote something that is not an answer */
+	WF_STDOUT_CLOSED,   /* it closed stdout but kept running */
+	WF_SPAWN_ERROR,     /* it answered spawn with an error */
+	WF_STARTUP_TIMEOUT, /* it was not ready in time */
+	WF_SHUTDOWN,        /* the run ended or was interrupted */
 };
 
 #define WORKER_TAIL_LINES 5
@@ -76,12 +76,12 @@ struct worker {
 	/* Ending a process. */
 	enum worker_fault fault;
 	char *fault_msg;
-	uint32_t fault_slot;  /* the task that timed out */
-	bool signalled;       /* spool sent it a signal */
-	double term_at;       /* send SIGTERM at (0: not planned) */
-	double kill_at;       /* send SIGKILL at */
-	double restart_at;    /* BACKOFF: spawn at */
-	bool recycle;         /* DRAINING to be replaced (max_tasks) */
+	uint32_t fault_slot; /* the task that timed out */
+	bool signalled;      /* spool sent it a signal */
+	double term_at;      /* send SIGTERM at (0: not planned) */
+	double kill_at;      /* send SIGKILL at */
+	double restart_at;   /* BACKOFF: spawn at */
+	bool recycle;        /* DRAINING to be replaced (max_tasks) */
 	int wstatus;
 
 	/* The last lines it wrote on stderr, for death reports. */
@@ -109,7 +109,8 @@ void worker_release(struct worker *w);
 
 /* The signal mask and SIGPIPE disposition spool started with: children
  * get them back before exec. */
-void worker_save_signals(const sigset_t *mask, const struct sigaction *pipe_act);
+void worker_save_signals(const sigset_t *mask,
+			 const struct sigaction *pipe_act);
 
 /* Fork and exec the worker.  Returns 0 when it runs; -1 when it could not
  * be started, with the reason in *why (the child, if any, is reaped). */

@@ -87,7 +87,8 @@ static int run_path(const char *path)
 				return -1;
 			snprintf(sub, n, "%s/%s", path, e->d_name);
 			struct stat sst;
-			if (stat(sub, &sst) == 0 && S_ISREG(sst.st_mode) && run_path(sub) != 0)
+			if (stat(sub, &sst) == 0 && S_ISREG(sst.st_mode) &&
+			    run_path(sub) != 0)
 				rc = -1;
 			free(sub);
 		}
@@ -113,7 +114,8 @@ int main(int argc, char **argv)
 		if (run_path(argv[i]) != 0)
 			rc = 1;
 	const char *self = strrchr(argv[0], '/');
-	printf("# %s: %d input(s) ran clean\n", self ? self + 1 : argv[0], count);
+	printf("# %s: %d input(s) ran clean\n", self ? self + 1 : argv[0],
+	       count);
 	return rc ? 1 : 0;
 }
 #else

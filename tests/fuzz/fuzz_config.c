@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(c)                                                               \
 	do {                                                                   \
 		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_config: check failed: %s\n", #c); \
+			fprintf(stderr, "fuzz_config: check failed: %s\n",     \
+				#c);                                           \
 			abort();                                               \
 		}                                                              \
 	} while (0)
@@ -28,7 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pool_config cfg;
 	struct buf err = BUF_INIT;
-	int r = config_parse(&cfg, (const char *)data, size, "fuzz.json", "/base", &err);
+	int r = config_parse(&cfg, (const char *)data, size, "fuzz.json",
+			     "/base", &err);
 	if (r != 0) {
 		CHECK(r == -1);
 		CHECK(err.len > 10 && memcmp(err.p, "fuzz.json", 9) == 0);
@@ -54,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(w->replicas >= 1 && w->replicas <= 1024);
 		total += w->replicas;
 		CHECK(w->inflight >= 0);
-		CHECK(w->timeout >= 0 && w->startup_timeout >= 0 && w->max_tasks >= 0);
+		CHECK(w->timeout >= 0 && w->startup_timeout >= 0 &&
+		      w->max_tasks >= 0);
 		CHECK(!(w->ready == READY_LINE && w->protocol == PROTO_SPOOL));
 		struct json_error e;
 		CHECK(w->spawn_json &&

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(c)                                                               \
 	do {                                                                   \
 		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz_linebuf: check failed: %s\n", #c); \
+			fprintf(stderr, "fuzz_linebuf: check failed: %s\n",    \
+				#c);                                           \
 			abort();                                               \
 		}                                                              \
 	} while (0)
@@ -40,7 +41,8 @@ static size_t model(const char *s, size_t n, size_t max, int final_partial,
 		int cr = len && s[start + len - 1] == '\r';
 		if (cr)
 			len--;
-		struct ev e = {start, len, len > max ? 'T' : 'L', cr && len == max};
+		struct ev e = {start, len, len > max ? 'T' : 'L',
+			       cr && len == max};
 		if (!nl && raw <= max && !final_partial)
 			break; /* stays pending */
 		if (!nl && raw > max)
@@ -76,7 +78,8 @@ static void drain(struct run *r, struct linebuf *lb)
 		if (res == LB_LINE) {
 			CHECK(e->kind == 'L' || e->either);
 			CHECK(len <= r->max);
-			CHECK(len == e->len && memcmp(line, r->s + e->start, len) == 0);
+			CHECK(len == e->len &&
+			      memcmp(line, r->s + e->start, len) == 0);
 		} else {
 			CHECK(res == LB_TOOLONG);
 			CHECK(e->kind == 'T' || e->either);
@@ -101,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct ev *want = malloc((n + 1) * sizeof(*want));
 	CHECK(want);
-	struct run r = {s, n, max, want, model(s, n, max, final_partial, want), 0};
+	struct run r = {s, n, max, want, model(s, n, max, final_partial, want),
+			0};
 
 	int fds[2];
 	if (pipe(fds) != 0) {

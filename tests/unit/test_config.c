@@ -30,10 +30,12 @@ static const char *full_config =
 	"  \"workers\": [\n"
 	"    {\n"
 	"      \"name\": \"embed\",\n"
-	"      \"cmd\": [\"python3\", \"embed_worker.py\", \"--model\", \"small\"],\n"
+	"      \"cmd\": [\"python3\", \"embed_worker.py\", \"--model\", "
+	"\"small\"],\n"
 	"      \"protocol\": \"spool\",\n"
 	"      \"spawn\": { \"gpu_ids\": [0, 1] },\n"
-	"      \"env\": {\"CUDA_VISIBLE_DEVICES\": \"0,1\", \"N\": 3, \"F\": 1.5},\n"
+	"      \"env\": {\"CUDA_VISIBLE_DEVICES\": \"0,1\", \"N\": 3, \"F\": "
+	"1.5},\n"
 	"      \"cwd\": \"work/{name}\",\n"
 	"      \"replicas\": 2,\n"
 	"      \"inflight\": 4,\n"
@@ -41,9 +43,11 @@ static const char *full_config =
 	"      \"startup_timeout\": 120,\n"
 	"      \"max_tasks\": 1000\n"
 	"    },\n"
-	"    { \"cmd\": [\"./bin/w\", \"a/b\"], \"ready\": \"line\", \"inflight\": \"auto\",\n"
+	"    { \"cmd\": [\"./bin/w\", \"a/b\"], \"ready\": \"line\", "
+	"\"inflight\": \"auto\",\n"
 	"      \"spawn\": [1, \"two\"], \"cwd\": \"/abs\", \"timeout\": 0 },\n"
-	"    { \"cmd\": [\"/usr/bin/jq\"], \"protocol\": \"lines\", \"ready\": \"start\" }\n"
+	"    { \"cmd\": [\"/usr/bin/jq\"], \"protocol\": \"lines\", \"ready\": "
+	"\"start\" }\n"
 	"  ],\n"
 	"  \"order\": \"input\",\n"
 	"  \"queue_size\": 4096,\n"
@@ -73,8 +77,10 @@ static void test_full(void)
 		     strcmp(w->cmd[3], "small") == 0 && w->cmd[4] == NULL,
 	     "cmd: argv, NULL-terminated, cmd[0] without '/' as is");
 	TEST(w->protocol == PROTO_SPOOL, "protocol spool");
-	TEST(strcmp(w->spawn_json, "{\"gpu_ids\":[0,1]}") == 0, "spawn as compact JSON");
-	TEST(w->nenv == 3 && strcmp(w->env[0].key, "CUDA_VISIBLE_DEVICES") == 0 &&
+	TEST(strcmp(w->spawn_json, "{\"gpu_ids\":[0,1]}") == 0,
+	     "spawn as compact JSON");
+	TEST(w->nenv == 3 &&
+		     strcmp(w->env[0].key, "CUDA_VISIBLE_DEVICES") == 0 &&
 		     strcmp(w->env[0].val, "0,1") == 0,
 	     "env string");
 	TEST(w->nenv == 3 && strcmp(w->env[1].key, "N") == 0 &&
@@ -83,17 +89,21 @@ static void test_full(void)
 	TEST(w->nenv == 3 && strcmp(w->env[2].val, "1.5") == 0, "env number");
 	TEST(w->cwd && strcmp(w->cwd, DIR "/work/{name}") == 0,
 	     "relative cwd resolved against the config's directory");
-	TEST(w->replicas == 2 && w->inflight == 4 && w->inflight_set, "replicas, inflight");
+	TEST(w->replicas == 2 && w->inflight == 4 && w->inflight_set,
+	     "replicas, inflight");
 	TEST(w->timeout == 30.5 && w->timeout_set, "timeout");
 	TEST(w->startup_timeout == 120, "startup_timeout");
 	TEST(w->max_tasks == 1000, "max_tasks");
 	TEST(w->ready == READY_START, "ready defaults to start");
 
 	w = &cfg.specs[1];
-	TEST(strcmp(w->cmd[0], DIR "/./bin/w") == 0 || strcmp(w->cmd[0], DIR "/bin/w") == 0,
+	TEST(strcmp(w->cmd[0], DIR "/./bin/w") == 0 ||
+		     strcmp(w->cmd[0], DIR "/bin/w") == 0,
 	     "cmd[0] with '/' resolved against the config's directory");
-	TEST(strcmp(w->cmd[1], "a/b") == 0, "later argv entries are not resolved");
-	TEST(strcmp(w->name, "w") == 0, "name defaults to the basename of cmd[0]");
+	TEST(strcmp(w->cmd[1], "a/b") == 0,
+	     "later argv entries are not resolved");
+	TEST(strcmp(w->name, "w") == 0,
+	     "name defaults to the basename of cmd[0]");
 	TEST(w->ready == READY_LINE, "ready line");
 	TEST(w->inflight == 0 && w->inflight_set, "inflight auto is 0");
 	TEST(strcmp(w->spawn_json, "[1,\"two\"]") == 0, "spawn array");
@@ -104,7 +114,8 @@ static void test_full(void)
 	w = &cfg.specs[2];
 	TEST(strcmp(w->cmd[0], "/usr/bin/jq") == 0, "absolute cmd[0] kept");
 	TEST(strcmp(w->name, "jq") == 0, "name from an absolute cmd[0]");
-	TEST(w->protocol == PROTO_LINES && w->ready == READY_START, "lines, start");
+	TEST(w->protocol == PROTO_LINES && w->ready == READY_START,
+	     "lines, start");
 	config_release(&cfg);
 	buf_release(&err);
 }
@@ -113,29 +124,36 @@ static void test_defaults(void)
 {
 	struct pool_config cfg;
 	struct buf err = BUF_INIT;
-	int r = parse(&cfg, "{\"workers\":[{\"cmd\":[\"sed\",\"-u\",\"s/a/b/\"]}]}", &err);
+	int r = parse(&cfg,
+		      "{\"workers\":[{\"cmd\":[\"sed\",\"-u\",\"s/a/b/\"]}]}",
+		      &err);
 	TEST(r == 0, "a minimal config parses");
 	if (r == 0) {
 		struct worker_spec *w = &cfg.specs[0];
-		TEST(strcmp(w->name, "sed") == 0, "default name: basename of cmd[0]");
+		TEST(strcmp(w->name, "sed") == 0,
+		     "default name: basename of cmd[0]");
 		TEST(w->replicas == 1, "default replicas 1");
 		TEST(w->startup_timeout == 60, "default startup_timeout 60");
-		TEST(w->inflight == 0 && !w->inflight_set, "default inflight auto (0)");
+		TEST(w->inflight == 0 && !w->inflight_set,
+		     "default inflight auto (0)");
 		TEST(strcmp(w->spawn_json, "{}") == 0, "default spawn {}");
-		TEST(w->timeout == 0 && !w->timeout_set, "default timeout none");
+		TEST(w->timeout == 0 && !w->timeout_set,
+		     "default timeout none");
 		TEST(w->max_tasks == 0, "default max_tasks 0");
 		TEST(w->cwd == NULL, "default cwd: none (spool's own)");
 		TEST(w->nenv == 0, "no env");
 		TEST(w->protocol == PROTO_LINES && w->ready == READY_START,
 		     "default protocol lines, ready at start");
-		TEST(cfg.order == -1 && cfg.queue_size == 0 && cfg.retries == -1,
+		TEST(cfg.order == -1 && cfg.queue_size == 0 &&
+			     cfg.retries == -1,
 		     "run settings unset");
 	}
 	config_release(&cfg);
 
 	/* dir "." (a config in the current directory): relative paths are
 	 * made absolute, so a worker's cwd cannot change what cmd[0] names. */
-	const char *text = "{\"workers\":[{\"cmd\":[\"./w.sh\"],\"cwd\":\"sub\"}]}";
+	const char *text =
+		"{\"workers\":[{\"cmd\":[\"./w.sh\"],\"cwd\":\"sub\"}]}";
 	r = config_parse(&cfg, text, strlen(text), "p.json", ".", &err);
 	{
 		char *cwd = getcwd(NULL, 0);
@@ -143,16 +161,20 @@ static void test_defaults(void)
 		char *want_cwd = xasprintf("%s/sub", cwd);
 		TEST(r == 0 && strcmp(cfg.specs[0].cmd[0], want_cmd) == 0 &&
 			     strcmp(cfg.specs[0].cwd, want_cwd) == 0,
-		     "dir \".\": relative paths made absolute from the current directory");
+		     "dir \".\": relative paths made absolute from the current "
+		     "directory");
 		free(cwd);
 		free(want_cmd);
 		free(want_cwd);
 	}
-	TEST(r == 0 && strcmp(cfg.specs[0].name, "w.sh") == 0, "name from ./w.sh");
+	TEST(r == 0 && strcmp(cfg.specs[0].name, "w.sh") == 0,
+	     "name from ./w.sh");
 	config_release(&cfg);
 	r = config_parse(&cfg, text, strlen(text), "p.json", "/", &err);
-	TEST(r == 0 && strstr(cfg.specs[0].cmd[0], "w.sh") && cfg.specs[0].cmd[0][0] == '/',
-	     "dir \"/\": cmd[0] resolved under / (%s)", r == 0 ? cfg.specs[0].cmd[0] : "");
+	TEST(r == 0 && strstr(cfg.specs[0].cmd[0], "w.sh") &&
+		     cfg.specs[0].cmd[0][0] == '/',
+	     "dir \"/\": cmd[0] resolved under / (%s)",
+	     r == 0 ? cfg.specs[0].cmd[0] : "");
 	config_release(&cfg);
 	buf_release(&err);
 }
@@ -170,7 +192,8 @@ static void expect_err_todo(const char *text, const char *want, int todo)
 	int r = parse(&cfg, text, &err);
 	TEST(r == -1, "rejected: %s", want);
 	if (r == -1)
-		th_str(err.p, err.len, want, todo, __FILE__, __LINE__, "  message");
+		th_str(err.p, err.len, want, todo, __FILE__, __LINE__,
+		       "  message");
 	config_release(&cfg);
 	buf_release(&err);
 }
@@ -190,134 +213,182 @@ static void expect_spec_err(const char *members, const char *want)
 static void test_errors(void)
 {
 	/* Not JSON: line and column. */
-	expect_err("", LABEL ":1:1: invalid JSON: empty (expected a JSON value)");
-	expect_err("{\n  \"workers\": [,]\n}",
-		   LABEL ":2:15: invalid JSON: unexpected character (expected a value)");
-	expect_err("{\"workers\": [{\"cmd\": [\"a\"]}]}\n\n  x",
-		   LABEL ":3:3: invalid JSON: unexpected data after the JSON value");
+	expect_err("",
+		   LABEL ":1:1: invalid JSON: empty (expected a JSON value)");
+	expect_err(
+		"{\n  \"workers\": [,]\n}", LABEL
+		":2:15: invalid JSON: unexpected character (expected a value)");
+	expect_err("{\"workers\": [{\"cmd\": [\"a\"]}]}\n\n  x", LABEL
+		   ":3:3: invalid JSON: unexpected data after the JSON value");
 	expect_err("{\"workers\": [{\"cmd\": [\"a\"]}]",
-		   LABEL ":1:29: invalid JSON: unexpected end of input (unclosed object)");
-	expect_err("{\n\"a\":\"\xff\"}", LABEL ":2:6: invalid JSON: invalid UTF-8");
-	expect_err("{\"workers\": [{\"cmd\": [\"a\"],}]}",
-		   LABEL ":1:28: invalid JSON: expected a string key in object");
-	expect_err("// comment\n{}",
-		   LABEL ":1:1: invalid JSON: unexpected character (expected a value)");
+		   LABEL ":1:29: invalid JSON: unexpected end of input "
+			 "(unclosed object)");
+	expect_err("{\n\"a\":\"\xff\"}",
+		   LABEL ":2:6: invalid JSON: invalid UTF-8");
+	expect_err("{\"workers\": [{\"cmd\": [\"a\"],}]}", LABEL
+		   ":1:28: invalid JSON: expected a string key in object");
+	expect_err(
+		"// comment\n{}", LABEL
+		":1:1: invalid JSON: unexpected character (expected a value)");
 
 	/* Top level. */
-	expect_err("[]", LABEL ": top level: expected an object with a \"workers\" array, got []");
-	expect_err("\"x\"", LABEL ": top level: expected an object with a \"workers\" array, got \"x\"");
-	expect_err("{}", LABEL ": workers: missing (a non-empty array of worker specs)");
-	expect_err("{\"workers\":[]}",
-		   LABEL ": workers: expected a non-empty array of worker specs, got []");
+	expect_err("[]", LABEL ": top level: expected an object with a "
+			       "\"workers\" array, got []");
+	expect_err("\"x\"", LABEL ": top level: expected an object with a "
+				  "\"workers\" array, got \"x\"");
+	expect_err("{}", LABEL
+		   ": workers: missing (a non-empty array of worker specs)");
+	expect_err("{\"workers\":[]}", LABEL ": workers: expected a non-empty "
+					     "array of worker specs, got []");
 	expect_err("{\"workers\":{\"cmd\":[\"a\"]}}",
-		   LABEL ": workers: expected a non-empty array of worker specs, got {\"cmd\":[\"a\"]}");
+		   LABEL ": workers: expected a non-empty array of worker "
+			 "specs, got {\"cmd\":[\"a\"]}");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"jobs\":2}",
-		   LABEL ": jobs: unknown key (known: workers, order, queue_size, retries)");
+		   LABEL ": jobs: unknown key (known: workers, order, "
+			 "queue_size, retries)");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"order\":\"random\"}",
-		   LABEL ": order: expected \"input\" or \"completion\", got \"random\"");
-	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"order\":1}",
-		   LABEL ": order: expected \"input\" or \"completion\", got 1");
+		   LABEL ": order: expected \"input\" or \"completion\", got "
+			 "\"random\"");
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"order\":1}", LABEL
+		   ": order: expected \"input\" or \"completion\", got 1");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"queue_size\":0}",
 		   LABEL ": queue_size: expected an integer >= 1, got 0");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"queue_size\":\"big\"}",
 		   LABEL ": queue_size: expected an integer >= 1, got \"big\"");
-	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":-1}",
-		   LABEL ": retries: expected an integer from 0 to 1000, got -1");
-	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":1.5}",
-		   LABEL ": retries: expected an integer from 0 to 1000, got 1.5");
-	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":1001}",
-		   LABEL ": retries: expected an integer from 0 to 1000, got 1001");
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":-1}", LABEL
+		   ": retries: expected an integer from 0 to 1000, got -1");
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":1.5}", LABEL
+		   ": retries: expected an integer from 0 to 1000, got 1.5");
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"retries\":1001}", LABEL
+		   ": retries: expected an integer from 0 to 1000, got 1001");
 
 	/* A spec. */
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]},5]}",
-		   LABEL ": workers[1]: expected an object with at least \"cmd\", got 5");
-	expect_spec_err("\"name\":\"x\"",
-			LABEL ": workers[1]: missing \"cmd\" (the worker's argv, e.g. "
-			      "[\"python3\", \"worker.py\"])");
-	expect_spec_err("\"cmd\":[\"a\"],\"gpu\":1",
-			LABEL ": workers[1].gpu: unknown key (known: name, cmd, protocol, "
-			      "spawn, env, cwd, replicas, inflight, timeout, startup_timeout, "
-			      "max_tasks, ready)");
-	expect_spec_err("\"cmd\":\"python3 w.py\"",
-			LABEL ": workers[1].cmd: expected a non-empty array of strings "
-			      "(argv, no shell), got \"python3 w.py\"");
-	expect_spec_err("\"cmd\":[]",
-			LABEL ": workers[1].cmd: expected a non-empty array of strings "
-			      "(argv, no shell), got []");
-	expect_spec_err("\"cmd\":[\"\"]",
-			LABEL ": workers[1].cmd[0]: expected a non-empty string, got \"\"");
+		   LABEL ": workers[1]: expected an object with at least "
+			 "\"cmd\", got 5");
+	expect_spec_err(
+		"\"name\":\"x\"",
+		LABEL ": workers[1]: missing \"cmd\" (the worker's argv, e.g. "
+		      "[\"python3\", \"worker.py\"])");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"gpu\":1", LABEL
+		": workers[1].gpu: unknown key (known: name, cmd, protocol, "
+		"spawn, env, cwd, replicas, inflight, timeout, "
+		"startup_timeout, "
+		"max_tasks, ready)");
+	expect_spec_err(
+		"\"cmd\":\"python3 w.py\"",
+		LABEL ": workers[1].cmd: expected a non-empty array of strings "
+		      "(argv, no shell), got \"python3 w.py\"");
+	expect_spec_err(
+		"\"cmd\":[]",
+		LABEL ": workers[1].cmd: expected a non-empty array of strings "
+		      "(argv, no shell), got []");
+	expect_spec_err(
+		"\"cmd\":[\"\"]", LABEL
+		": workers[1].cmd[0]: expected a non-empty string, got \"\"");
 	expect_spec_err("\"cmd\":[\"a\",\"b\",3]",
 			LABEL ": workers[1].cmd[2]: expected a string, got 3");
-	expect_spec_err("\"cmd\":[null]",
-			LABEL ": workers[1].cmd[0]: expected a non-empty string, got null");
-	expect_spec_err("\"cmd\":[\"a\"],\"name\":\"\"",
-			LABEL ": workers[1].name: expected a non-empty string, got \"\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"name\":7",
-			LABEL ": workers[1].name: expected a non-empty string, got 7");
-	expect_spec_err("\"cmd\":[\"a\"],\"name\":\"a\\tb\"",
-			LABEL ": workers[1].name: expected a name without tabs or newlines, "
-			      "got \"a\\tb\"");
+	expect_spec_err(
+		"\"cmd\":[null]", LABEL
+		": workers[1].cmd[0]: expected a non-empty string, got null");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"name\":\"\"", LABEL
+		": workers[1].name: expected a non-empty string, got \"\"");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"name\":7",
+		LABEL ": workers[1].name: expected a non-empty string, got 7");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"name\":\"a\\tb\"", LABEL
+		": workers[1].name: expected a name without tabs or newlines, "
+		"got \"a\\tb\"");
 	expect_spec_err("\"cmd\":[\"a\"],\"protocol\":\"http\"",
-			LABEL ": workers[1].protocol: expected \"lines\" or \"spool\", got \"http\"");
+			LABEL ": workers[1].protocol: expected \"lines\" or "
+			      "\"spool\", got \"http\"");
 	expect_spec_err("\"cmd\":[\"a\"],\"spawn\":1",
-			LABEL ": workers[1].spawn: expected an object (keyword arguments) or an "
+			LABEL ": workers[1].spawn: expected an object (keyword "
+			      "arguments) or an "
 			      "array (positional arguments), got 1");
 	expect_spec_err("\"cmd\":[\"a\"],\"spawn\":\"x\"",
-			LABEL ": workers[1].spawn: expected an object (keyword arguments) or an "
+			LABEL ": workers[1].spawn: expected an object (keyword "
+			      "arguments) or an "
 			      "array (positional arguments), got \"x\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"env\":[]",
-			LABEL ": workers[1].env: expected an object of strings, got []");
-	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"X\":true}",
-			LABEL ": workers[1].env.X: expected a string, got true");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"env\":[]", LABEL
+		": workers[1].env: expected an object of strings, got []");
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"X\":true}", LABEL
+			": workers[1].env.X: expected a string, got true");
 	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"X\":\"1\",\"Y\":{}}",
 			LABEL ": workers[1].env.Y: expected a string, got {}");
-	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"A=B\":\"1\"}",
-			LABEL ": workers[1].env: \"A=B\" is not a valid variable name");
-	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"\":\"1\"}",
-			LABEL ": workers[1].env: \"\" is not a valid variable name");
-	expect_spec_err("\"cmd\":[\"a\"],\"cwd\":\"\"",
-			LABEL ": workers[1].cwd: expected a non-empty string, got \"\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"cwd\":[\"/\"]",
-			LABEL ": workers[1].cwd: expected a non-empty string, got [\"/\"]");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"env\":{\"A=B\":\"1\"}",
+		LABEL ": workers[1].env: \"A=B\" is not a valid variable name");
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"\":\"1\"}", LABEL
+			": workers[1].env: \"\" is not a valid variable name");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"cwd\":\"\"", LABEL
+		": workers[1].cwd: expected a non-empty string, got \"\"");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"cwd\":[\"/\"]", LABEL
+		": workers[1].cwd: expected a non-empty string, got [\"/\"]");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":\"two\"",
-			LABEL ": workers[1].replicas: expected an integer from 1 to 1024, got \"two\"");
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got \"two\"");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":0",
-			LABEL ": workers[1].replicas: expected an integer from 1 to 1024, got 0");
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got 0");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1025",
-			LABEL ": workers[1].replicas: expected an integer from 1 to 1024, got 1025");
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got 1025");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1.5",
-			LABEL ": workers[1].replicas: expected an integer from 1 to 1024, got 1.5");
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got 1.5");
 	expect_spec_err("\"cmd\":[\"a\"],\"inflight\":0",
-			LABEL ": workers[1].inflight: expected an integer >= 1 or \"auto\", got 0");
-	expect_spec_err("\"cmd\":[\"a\"],\"inflight\":\"many\"",
-			LABEL ": workers[1].inflight: expected an integer >= 1 or \"auto\", "
-			      "got \"many\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"timeout\":-1",
-			LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
-			      "(0 means none), got -1");
-	expect_spec_err("\"cmd\":[\"a\"],\"timeout\":\"5s\"",
-			LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
-			      "(0 means none), got \"5s\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"timeout\":1e10",
-			LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
-			      "(0 means none), got 10000000000");
+			LABEL ": workers[1].inflight: expected an integer >= 1 "
+			      "or \"auto\", got 0");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"inflight\":\"many\"", LABEL
+		": workers[1].inflight: expected an integer >= 1 or \"auto\", "
+		"got \"many\"");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"timeout\":-1",
+		LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
+		      "(0 means none), got -1");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"timeout\":\"5s\"",
+		LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
+		      "(0 means none), got \"5s\"");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"timeout\":1e10",
+		LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
+		      "(0 means none), got 10000000000");
 	expect_spec_err("\"cmd\":[\"a\"],\"startup_timeout\":null",
-			LABEL ": workers[1].startup_timeout: expected a number of seconds >= 0 "
+			LABEL ": workers[1].startup_timeout: expected a number "
+			      "of seconds >= 0 "
 			      "(0 means none), got null");
-	expect_spec_err("\"cmd\":[\"a\"],\"max_tasks\":-1",
-			LABEL ": workers[1].max_tasks: expected an integer >= 0, got -1");
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"max_tasks\":-1", LABEL
+		": workers[1].max_tasks: expected an integer >= 0, got -1");
 	expect_spec_err("\"cmd\":[\"a\"],\"ready\":\"yes\"",
-			LABEL ": workers[1].ready: expected \"line\" or \"start\", got \"yes\"");
+			LABEL ": workers[1].ready: expected \"line\" or "
+			      "\"start\", got \"yes\"");
 	/* The place must be "ready" whichever key came last. */
-	char *text1 = spec1("\"cmd\":[\"a\"],\"ready\":\"line\",\"protocol\":\"spool\"");
-	expect_err_todo(text1, LABEL ": workers[1].ready: only for the lines protocol (a spool "
-				  "worker is ready when it answers spawn)", 0);
+	char *text1 = spec1(
+		"\"cmd\":[\"a\"],\"ready\":\"line\",\"protocol\":\"spool\"");
+	expect_err_todo(
+		text1,
+		LABEL
+		": workers[1].ready: only for the lines protocol (a spool "
+		"worker is ready when it answers spawn)",
+		0);
 	free(text1);
 
 	/* Too many workers in all. */
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"],\"replicas\":1024},"
-		   "{\"cmd\":[\"a\"],\"replicas\":1024},{\"cmd\":[\"a\"],\"replicas\":1024},"
-		   "{\"cmd\":[\"a\"],\"replicas\":1024},{\"cmd\":[\"a\"],\"replicas\":1}]}",
+		   "{\"cmd\":[\"a\"],\"replicas\":1024},{\"cmd\":[\"a\"],"
+		   "\"replicas\":1024},"
+		   "{\"cmd\":[\"a\"],\"replicas\":1024},{\"cmd\":[\"a\"],"
+		   "\"replicas\":1}]}",
 		   LABEL ": workers: 4097 workers in all; at most 4096");
 
 	/* A long value is shortened in the message. */
@@ -328,7 +399,8 @@ static void test_errors(void)
 	buf_adds(&text, "\"");
 	buf_addc(&text, '\0');
 	struct buf want = BUF_INIT;
-	buf_adds(&want, LABEL ": workers[1].replicas: expected an integer from 1 to 1024, got \"");
+	buf_adds(&want, LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got \"");
 	for (int i = 0; i < 56; i++)
 		buf_addc(&want, 'x');
 	buf_adds(&want, "...");
@@ -356,8 +428,9 @@ static void test_error_shape(void)
 		     "error %zu names the config", i);
 		/* Values are printed as JSON, keys with their control
 		 * characters escaped: either way, one line. */
-		th_check(r == -1 && !memchr(err.p, '\n', err.len), 0, __FILE__, __LINE__,
-			 "one line", "error %zu is one line (%s with a newline)", i,
+		th_check(r == -1 && !memchr(err.p, '\n', err.len), 0, __FILE__,
+			 __LINE__, "one line",
+			 "error %zu is one line (%s with a newline)", i,
 			 i ? "a key" : "a value");
 		if (r == -1 && memchr(err.p, '\n', err.len))
 			printf("#   %.*s\n", (int)err.len, err.p);
@@ -379,8 +452,8 @@ static void test_default_name_shape(void)
 		struct buf err = BUF_INIT;
 		int r = parse(&cfg, texts[i], &err);
 		TEST(r == -1 || !strpbrk(cfg.specs[0].name, "\t\n"),
-			  "a name from cmd[0] with a %s is rejected or cleaned",
-			  i ? "newline" : "tab");
+		     "a name from cmd[0] with a %s is rejected or cleaned",
+		     i ? "newline" : "tab");
 		config_release(&cfg);
 		buf_release(&err);
 	}
@@ -389,7 +462,7 @@ static void test_default_name_shape(void)
 	struct buf err = BUF_INIT;
 	int r = parse(&cfg, "{\"workers\":[{\"cmd\":[\"bin/\"]}]}", &err);
 	TEST(r == -1 || cfg.specs[0].name[0],
-		  "a cmd[0] ending in '/' gives no empty name");
+	     "a cmd[0] ending in '/' gives no empty name");
 	config_release(&cfg);
 	buf_release(&err);
 }
@@ -403,8 +476,10 @@ static void test_load(void)
 	}
 	char *path = xasprintf("%s/p.json", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	const char *text = "{\"workers\":[{\"cmd\":[\"bin/w\"],\"cwd\":\".\"}]}\n";
-	TEST(fd >= 0 && write_all(fd, text, strlen(text)) == 0, "config file written");
+	const char *text =
+		"{\"workers\":[{\"cmd\":[\"bin/w\"],\"cwd\":\".\"}]}\n";
+	TEST(fd >= 0 && write_all(fd, text, strlen(text)) == 0,
+	     "config file written");
 	close(fd);
 	struct pool_config cfg;
 	struct buf err = BUF_INIT;
@@ -413,26 +488,31 @@ static void test_load(void)
 	if (r == 0) {
 		char *want = xasprintf("%s/bin/w", dir);
 		TEST(strcmp(cfg.specs[0].cmd[0], want) == 0,
-		     "config_load resolves cmd[0] against the file's directory");
+		     "config_load resolves cmd[0] against the file's "
+		     "directory");
 		free(want);
 		TEST(strcmp(cfg.label, path) == 0, "the label is the path");
 	}
 	config_release(&cfg);
 
 	fd = open(path, O_WRONLY | O_TRUNC);
-	TEST(fd >= 0 && write_all(fd, "{\n  \"workers\": 1,\n", 18) == 0, "bad file written");
+	TEST(fd >= 0 && write_all(fd, "{\n  \"workers\": 1,\n", 18) == 0,
+	     "bad file written");
 	close(fd);
 	r = config_load(&cfg, path, &err);
 	char *want = xasprintf("%s:3:1: invalid JSON: unexpected end of input "
-			       "(unclosed object)", path);
+			       "(unclosed object)",
+			       path);
 	TEST(r == -1, "config_load: bad JSON rejected");
-	TEST_STR(err.p, err.len, want, "config_load: message names the path, line, column");
+	TEST_STR(err.p, err.len, want,
+		 "config_load: message names the path, line, column");
 	free(want);
 	config_release(&cfg);
 
 	unlink(path);
 	r = config_load(&cfg, path, &err);
-	want = xasprintf("%s: cannot read the pool config: %s", path, strerror(ENOENT));
+	want = xasprintf("%s: cannot read the pool config: %s", path,
+			 strerror(ENOENT));
 	TEST(r == -1, "config_load: missing file");
 	TEST_STR(err.p, err.len, want, "config_load: missing file message");
 	free(want);
@@ -475,7 +555,8 @@ static void from_command_case(const char *command, const char *want_name)
 	struct pool_config cfg;
 	config_from_command(&cfg, command, 4);
 	char name[160];
-	snprintf(name, sizeof(name), "from_command \"%s\": name %s", command, want_name);
+	snprintf(name, sizeof(name), "from_command \"%s\": name %s", command,
+		 want_name);
 	TEST_STR(cfg.specs[0].name, strlen(cfg.specs[0].name), want_name, name);
 	config_release(&cfg);
 }
@@ -488,15 +569,18 @@ static void test_from_command(void)
 	struct worker_spec *w = &cfg.specs[0];
 	TEST(w->ncmd == 3 && strcmp(w->cmd[0], "/bin/sh") == 0 &&
 		     strcmp(w->cmd[1], "-c") == 0 &&
-		     strcmp(w->cmd[2], "jq -c --unbuffered '{sq: (.x*.x)}'") == 0 &&
+		     strcmp(w->cmd[2], "jq -c --unbuffered '{sq: (.x*.x)}'") ==
+			     0 &&
 		     w->cmd[3] == NULL,
 	     "from_command: /bin/sh -c COMMAND");
-	TEST(strcmp(w->name, "jq") == 0, "from_command: name is the first word");
+	TEST(strcmp(w->name, "jq") == 0,
+	     "from_command: name is the first word");
 	TEST(w->replicas == 4, "from_command: replicas = jobs");
 	TEST(strcmp(w->spawn_json, "{}") == 0 && w->startup_timeout == 60 &&
 		     w->inflight == 0 && w->protocol == PROTO_LINES,
 	     "from_command: defaults");
-	TEST(strcmp(cfg.label, "--cmd") == 0 && cfg.order == -1 && cfg.retries == -1,
+	TEST(strcmp(cfg.label, "--cmd") == 0 && cfg.order == -1 &&
+		     cfg.retries == -1,
 	     "from_command: label and unset run settings");
 	config_release(&cfg);
 

@@ -11,10 +11,11 @@ static const char *show(const struct idq *q)
 	for (uint32_t i = 0; i < q->len && o + 12 < sizeof(out); i++) {
 		uint32_t v = idq_at(q, i);
 		if (v == IDQ_HOLE)
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s_", i ? " " : "");
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s_",
+					      i ? " " : "");
 		else
-			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%u", i ? " " : "",
-					      v);
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%u",
+					      i ? " " : "", v);
 	}
 	return out;
 }
@@ -42,7 +43,8 @@ static void test_basic(void)
 	TEST_Q(&q, "2 3", "after pop_back");
 	idq_push_front(&q, 9);
 	TEST_Q(&q, "9 2 3", "push_front");
-	TEST(idq_pop_front(&q) == 9 && idq_pop_front(&q) == 2 && idq_pop_front(&q) == 3,
+	TEST(idq_pop_front(&q) == 9 && idq_pop_front(&q) == 2 &&
+		     idq_pop_front(&q) == 3,
 	     "drained in order");
 	TEST(q.len == 0, "empty again");
 	/* head at 0: push_front wraps to the last cell. */
@@ -112,7 +114,8 @@ static void test_holes(void)
 	TEST(q.len == 5, "full again");
 	idq_set(&q, 2, IDQ_HOLE);
 	idq_push_back(&q, 8);
-	TEST_Q(&q, "1 3 6 7 8", "push_back on a full queue with a hole compacts first");
+	TEST_Q(&q, "1 3 6 7 8",
+	       "push_back on a full queue with a hole compacts first");
 	idq_release(&q);
 }
 
@@ -149,7 +152,8 @@ static void test_model(void)
 			model[i] = IDQ_HOLE;
 			idq_trim(&q);
 			while (mlen && model[0] == IDQ_HOLE)
-				memmove(model, model + 1, --mlen * sizeof(*model));
+				memmove(model, model + 1,
+					--mlen * sizeof(*model));
 			while (mlen && model[mlen - 1] == IDQ_HOLE)
 				mlen--;
 		} else if (op == 5) {

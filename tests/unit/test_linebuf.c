@@ -161,8 +161,11 @@ static void test_final_partial(void)
 	feed(&lb, "x\nyz");
 	expect_line(&lb, "x", "no final_partial: first line");
 	feed_eof(&lb);
-	expect_need(&lb, "no final_partial: last line without newline not handed out");
-	TEST(linebuf_pending(&lb) == 2, "no final_partial: its bytes stay pending");
+	expect_need(
+		&lb,
+		"no final_partial: last line without newline not handed out");
+	TEST(linebuf_pending(&lb) == 2,
+	     "no final_partial: its bytes stay pending");
 	linebuf_release(&lb);
 	pipe_close();
 
@@ -215,7 +218,8 @@ static void test_max(void)
 	feed(&lb, "12345678\r\n");
 	expect_line(&lb, "12345678", "max bytes and CRLF in one read");
 	feed(&lb, "123456789\nok\n");
-	expect_toolong(&lb, "123456789", "max+1 with its newline in the same read");
+	expect_toolong(&lb, "123456789",
+		       "max+1 with its newline in the same read");
 	expect_line(&lb, "ok", "the line after a too-long one");
 	expect_need(&lb, "max: done");
 	feed(&lb, "12345678");
@@ -237,8 +241,8 @@ static void test_max(void)
 	expect_need(&lb, "still skipped");
 	feed(&lb, "tail\nok\n");
 	expect_line(&lb, "ok", "the next line is fine");
-	TEST(lb.skipped == 9 + 26 + 4 + 4, "skipped counts the whole line (%zu)",
-	     lb.skipped);
+	TEST(lb.skipped == 9 + 26 + 4 + 4,
+	     "skipped counts the whole line (%zu)", lb.skipped);
 	expect_need(&lb, "toolong: done");
 	feed(&lb, "0123456789");
 	expect_toolong(&lb, "0123456789", "too long at the end of the input");
@@ -262,7 +266,7 @@ static void test_max(void)
 		r = linebuf_next(&lb, &line, &len);
 	}
 	TEST(r == LB_LINE && len == 8,
-		  "max bytes and CRLF, read boundary between CR and LF: a line");
+	     "max bytes and CRLF, read boundary between CR and LF: a line");
 	linebuf_release(&lb);
 	pipe_close();
 }
@@ -306,7 +310,8 @@ static void test_huge_line(void)
 			break;
 		fills++;
 	}
-	TEST(r == LB_LINE && len == big, "10 MB line handed out whole (%zu bytes)", len);
+	TEST(r == LB_LINE && len == big,
+	     "10 MB line handed out whole (%zu bytes)", len);
 	TEST(r == LB_LINE && memcmp(line, data, big) == 0, "10 MB line intact");
 	TEST(fills > 1, "10 MB line arrived over several reads (%d)", fills);
 	while ((r = linebuf_next(&lb, &line, &len)) == LB_NEED)
@@ -316,7 +321,8 @@ static void test_huge_line(void)
 	     "the line after the 10 MB line");
 	TEST(linebuf_fill(&lb, fds[0], 0) == 0, "then end of file");
 	TEST(lb.cap <= ((size_t)4 << 20),
-	     "memory of the huge line given back once it is gone (cap %zu)", lb.cap);
+	     "memory of the huge line given back once it is gone (cap %zu)",
+	     lb.cap);
 	int st;
 	waitpid(pid, &st, 0);
 	linebuf_release(&lb);
@@ -343,7 +349,8 @@ static void test_random_chunks(void)
 	struct buf in = BUF_INIT;
 	struct buf want = BUF_INIT; /* per line: 'L' len bytes, or 'T' */
 	for (int i = 0; i < nlines; i++) {
-		size_t len = rnd(8) == 0 ? max - 2 + rnd(5) : rnd((uint32_t)max + 1);
+		size_t len =
+			rnd(8) == 0 ? max - 2 + rnd(5) : rnd((uint32_t)max + 1);
 		bool crlf = rnd(4) == 0;
 		/* The CR-split case at exactly max has its own check above. */
 		if (crlf && len == max)

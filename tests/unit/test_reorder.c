@@ -9,8 +9,10 @@ static void test_basic(void)
 	TEST(reorder_pop(&r) == IDQ_HOLE, "empty: nothing to pop");
 	for (uint32_t s = 0; s < 5; s++)
 		reorder_push(&r, s);
-	TEST(reorder_is_head(&r, 0) && !reorder_is_head(&r, 1), "the first pushed is the head");
-	TEST(!reorder_done(&r, 2), "a later task finishing first is not the head");
+	TEST(reorder_is_head(&r, 0) && !reorder_is_head(&r, 1),
+	     "the first pushed is the head");
+	TEST(!reorder_done(&r, 2),
+	     "a later task finishing first is not the head");
 	TEST(reorder_pop(&r) == IDQ_HOLE, "nothing to pop while the head runs");
 	TEST(!reorder_done(&r, 3), "another later one");
 	TEST(reorder_done(&r, 0), "the head finishing is the head");
@@ -28,7 +30,8 @@ static void test_basic(void)
 	TEST(!reorder_done(&r, 0), "a reused slot waits behind older tasks");
 	TEST(reorder_pop(&r) == IDQ_HOLE, "nothing before 4");
 	TEST(reorder_done(&r, 4), "4 finishes: head");
-	TEST(reorder_pop(&r) == 4 && reorder_pop(&r) == 0, "4, then the reused slot 0");
+	TEST(reorder_pop(&r) == 4 && reorder_pop(&r) == 0,
+	     "4, then the reused slot 0");
 	TEST(reorder_pop(&r) == IDQ_HOLE, "2 still runs");
 	TEST(reorder_done(&r, 2) && reorder_pop(&r) == 2, "2 last");
 	TEST(reorder_pop(&r) == IDQ_HOLE && r.q.len == 0, "empty at the end");
@@ -46,7 +49,8 @@ static void test_reuse_clears(void)
 	TEST(reorder_pop(&r) == 0, "slot 0 out");
 	reorder_push(&r, 0);
 	TEST(reorder_done(&r, 1) && reorder_pop(&r) == 1, "slot 1 out");
-	TEST(reorder_pop(&r) == IDQ_HOLE, "the reused slot 0 is not finished yet");
+	TEST(reorder_pop(&r) == IDQ_HOLE,
+	     "the reused slot 0 is not finished yet");
 	reorder_release(&r);
 }
 
@@ -91,7 +95,8 @@ static void test_random(void)
 		}
 	}
 	TEST(in_order && all_out && want_seq == TASKS,
-	     "%d tasks through %d slots, finishing at random, come out in order",
+	     "%d tasks through %d slots, finishing at random, come out in "
+	     "order",
 	     TASKS, SLOTS);
 	reorder_release(&r);
 }

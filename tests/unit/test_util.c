@@ -17,15 +17,16 @@ static void test_parse_seconds(void)
 		const char *s;
 		double want;
 	} t[] = {
-		{"2", 2}, {"0", 0}, {"0.5", 0.5}, {"30.25", 30.25}, {".5", 0.5},
-		{"5.", 5}, {"007", 7}, {"86400", 86400},
-		{"", -1}, {"-1", -1}, {"-0", -1}, {"+1", -1}, {"1e3", -1},
-		{"inf", -1}, {"nan", -1}, {"0x10", -1}, {" 1", -1}, {"1 ", -1},
-		{"1s", -1}, {"1.2.3", -1}, {".", -1}, {"1,5", -1},
+		{"2", 2},    {"0", 0},    {"0.5", 0.5}, {"30.25", 30.25},
+		{".5", 0.5}, {"5.", 5},   {"007", 7},   {"86400", 86400},
+		{"", -1},    {"-1", -1},  {"-0", -1},   {"+1", -1},
+		{"1e3", -1}, {"inf", -1}, {"nan", -1},  {"0x10", -1},
+		{" 1", -1},  {"1 ", -1},  {"1s", -1},   {"1.2.3", -1},
+		{".", -1},   {"1,5", -1},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
-		TEST(parse_seconds(t[i].s) == t[i].want, "parse_seconds(\"%s\") = %g",
-		     t[i].s, t[i].want);
+		TEST(parse_seconds(t[i].s) == t[i].want,
+		     "parse_seconds(\"%s\") = %g", t[i].s, t[i].want);
 	TEST(parse_seconds(NULL) == -1, "parse_seconds(NULL) = -1");
 	double big = parse_seconds("1000000000000000000000000000000");
 	TEST(big > 1e29, "parse_seconds: a large number is a number");
@@ -54,19 +55,22 @@ static void test_parse_long(void)
 		{"1 ", 0, 5, false, 0},
 		{"1.0", 0, 5, false, 0},
 		{"99999999999999999999", 0, 2147483647, false, 0},
-		{"9223372036854775807", 0, 9223372036854775807L, true, 9223372036854775807L},
+		{"9223372036854775807", 0, 9223372036854775807L, true,
+		 9223372036854775807L},
 		{"9223372036854775808", 0, 9223372036854775807L, false, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		long out = -12345;
 		bool ok = parse_long(t[i].s, t[i].min, t[i].max, &out);
 		if (t[i].ok)
-			TEST(ok && out == t[i].want, "parse_long(\"%s\", %ld, %ld) = %ld",
-			     t[i].s, t[i].min, t[i].max, t[i].want);
+			TEST(ok && out == t[i].want,
+			     "parse_long(\"%s\", %ld, %ld) = %ld", t[i].s,
+			     t[i].min, t[i].max, t[i].want);
 		else
 			TEST(!ok && out == -12345,
-			     "parse_long(\"%s\", %ld, %ld) rejected, out untouched", t[i].s,
-			     t[i].min, t[i].max);
+			     "parse_long(\"%s\", %ld, %ld) rejected, out "
+			     "untouched",
+			     t[i].s, t[i].min, t[i].max);
 	}
 	long out;
 	TEST(!parse_long(NULL, 0, 1, &out), "parse_long(NULL) rejected");
@@ -85,7 +89,8 @@ static void test_buf(void)
 	buf_addu64(&b, 1234567890123ULL);
 	buf_addc(&b, ' ');
 	buf_addu64(&b, UINT64_MAX);
-	TEST_STR(buf_data(&b), buf_used(&b), "abcdef-42-x-0 1234567890123 18446744073709551615",
+	TEST_STR(buf_data(&b), buf_used(&b),
+		 "abcdef-42-x-0 1234567890123 18446744073709551615",
 		 "buf: add, addc, adds, addf, addu64");
 	size_t before = b.len;
 	buf_addf(&b, "%s", "");
@@ -106,7 +111,8 @@ static void test_buf(void)
 	buf_consume(&b, 3996);
 	size_t cap = b.cap;
 	buf_reserve(&b, cap - 10);
-	TEST(b.off == 0 && buf_used(&b) == 4 && memcmp(buf_data(&b), "0999", 4) == 0,
+	TEST(b.off == 0 && buf_used(&b) == 4 &&
+		     memcmp(buf_data(&b), "0999", 4) == 0,
 	     "buf: reserve reclaims the consumed front, keeping the rest");
 	TEST(b.cap == cap, "buf: reclaimed space used before growing");
 	char big[5000];
@@ -120,11 +126,13 @@ static void test_buf(void)
 	TEST(buf_used(&b) == 0 && b.p != NULL, "buf: reset keeps the memory");
 	cap = b.cap;
 	buf_shrink(&b, cap);
-	TEST(b.cap == cap && b.len == 0, "buf: shrink under the limit keeps the memory");
+	TEST(b.cap == cap && b.len == 0,
+	     "buf: shrink under the limit keeps the memory");
 	buf_shrink(&b, 16);
 	TEST(b.cap == 0 && b.p == NULL, "buf: shrink over the limit frees it");
 	buf_adds(&b, "again");
-	TEST_STR(buf_data(&b), buf_used(&b), "again", "buf: usable after shrink");
+	TEST_STR(buf_data(&b), buf_used(&b), "again",
+		 "buf: usable after shrink");
 	buf_release(&b);
 	TEST(b.p == NULL && b.len == 0 && b.cap == 0, "buf: release");
 
@@ -136,7 +144,8 @@ static void test_buf(void)
 	free(s);
 }
 
-static void json_string_case(const char *in, size_t n, const char *want, const char *name)
+static void json_string_case(const char *in, size_t n, const char *want,
+			     const char *name)
 {
 	struct buf b = BUF_INIT;
 	buf_add_json_string(&b, in, n);
@@ -148,13 +157,17 @@ static void test_json_string(void)
 {
 	json_string_case("", 0, "\"\"", "json string: empty");
 	json_string_case("abc", 3, "\"abc\"", "json string: plain");
-	json_string_case("a\"b\\c", 5, "\"a\\\"b\\\\c\"", "json string: quote, backslash");
-	json_string_case("\n\r\t", 3, "\"\\n\\r\\t\"", "json string: short escapes");
+	json_string_case("a\"b\\c", 5, "\"a\\\"b\\\\c\"",
+			 "json string: quote, backslash");
+	json_string_case("\n\r\t", 3, "\"\\n\\r\\t\"",
+			 "json string: short escapes");
 	json_string_case("\x01\x1f\b\f", 4, "\"\\u0001\\u001f\\u0008\\u000c\"",
 			 "json string: other controls as \\u00XX");
 	json_string_case("a\0b", 3, "\"a\\u0000b\"", "json string: NUL");
-	json_string_case("/\x7f", 2, "\"/\x7f\"", "json string: slash and DEL as they are");
-	json_string_case("\xc3\xa9\xf0\x9f\x98\x80", 6, "\"\xc3\xa9\xf0\x9f\x98\x80\"",
+	json_string_case("/\x7f", 2, "\"/\x7f\"",
+			 "json string: slash and DEL as they are");
+	json_string_case("\xc3\xa9\xf0\x9f\x98\x80", 6,
+			 "\"\xc3\xa9\xf0\x9f\x98\x80\"",
 			 "json string: UTF-8 as it is");
 
 	/* Every byte from 0 to 0x7f: valid JSON that decodes back. */
@@ -164,7 +177,8 @@ static void test_json_string(void)
 	struct buf b = BUF_INIT;
 	buf_add_json_string(&b, all, sizeof(all));
 	struct json_error e;
-	TEST(json_check(b.p, b.len, &e), "json string: all ASCII gives valid JSON");
+	TEST(json_check(b.p, b.len, &e),
+	     "json string: all ASCII gives valid JSON");
 	struct buf d = BUF_INIT;
 	json_string_decode(b.p, b.len, &d);
 	TEST(d.len == sizeof(all) && memcmp(d.p, all, sizeof(all)) == 0,
@@ -183,7 +197,7 @@ static void test_json_string(void)
 	buf_reset(&b);
 	buf_add_json_string(&b, "\xff\xc3(", 3);
 	TEST(json_check(b.p, b.len, &e),
-		  "json string: invalid UTF-8 in gives valid JSON out");
+	     "json string: invalid UTF-8 in gives valid JSON out");
 	buf_release(&b);
 }
 
@@ -223,26 +237,32 @@ static void test_fds(void)
 		perror("pipe");
 		exit(2);
 	}
-	TEST(fd_set_nonblock(p[0], true) == 0 && (fcntl(p[0], F_GETFL) & O_NONBLOCK),
+	TEST(fd_set_nonblock(p[0], true) == 0 &&
+		     (fcntl(p[0], F_GETFL) & O_NONBLOCK),
 	     "fd_set_nonblock on");
 	char c;
 	errno = 0;
-	TEST(xread(p[0], &c, 1) == -1 && errno == EAGAIN, "non-blocking read: EAGAIN");
-	TEST(fd_set_nonblock(p[0], false) == 0 && !(fcntl(p[0], F_GETFL) & O_NONBLOCK),
+	TEST(xread(p[0], &c, 1) == -1 && errno == EAGAIN,
+	     "non-blocking read: EAGAIN");
+	TEST(fd_set_nonblock(p[0], false) == 0 &&
+		     !(fcntl(p[0], F_GETFL) & O_NONBLOCK),
 	     "fd_set_nonblock off");
 	TEST(fd_set_cloexec(p[1]) == 0 && (fcntl(p[1], F_GETFD) & FD_CLOEXEC),
 	     "fd_set_cloexec");
 	TEST(write_all(p[1], "hello", 5) == 0, "write_all");
 	char got[8] = {0};
-	TEST(xread(p[0], got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0, "xread");
+	TEST(xread(p[0], got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0,
+	     "xread");
 	close(p[0]);
 	signal(SIGPIPE, SIG_IGN);
 	TEST(write_all(p[1], "x", 1) == -1 && errno == EPIPE,
 	     "write_all to a closed pipe fails with EPIPE");
 	close(p[1]);
-	TEST(fd_set_nonblock(p[1], true) == -1, "fd_set_nonblock on a closed fd fails");
+	TEST(fd_set_nonblock(p[1], true) == -1,
+	     "fd_set_nonblock on a closed fd fails");
 
-	TEST(strcmp(signal_name(SIGKILL), "KILL") == 0 && strcmp(signal_name(SIGTERM), "TERM") == 0,
+	TEST(strcmp(signal_name(SIGKILL), "KILL") == 0 &&
+		     strcmp(signal_name(SIGTERM), "TERM") == 0,
 	     "signal_name");
 	double a = mono_now(), b = mono_now();
 	TEST(b >= a && a > 0, "mono_now does not go back");

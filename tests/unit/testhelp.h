@@ -42,8 +42,10 @@ static inline int th_check(int ok, int todo, const char *file, int line,
 	return ok;
 }
 
-#define TEST(cond, ...) th_check(!!(cond), 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
-#define TEST_TODO(cond, ...) th_check(!!(cond), 1, __FILE__, __LINE__, #cond, __VA_ARGS__)
+#define TEST(cond, ...)                                                        \
+	th_check(!!(cond), 0, __FILE__, __LINE__, #cond, __VA_ARGS__)
+#define TEST_TODO(cond, ...)                                                   \
+	th_check(!!(cond), 1, __FILE__, __LINE__, #cond, __VA_ARGS__)
 
 /* Compare n bytes at got with the C string want; show both when different. */
 static inline int th_str(const char *got, size_t n, const char *want, int todo,
@@ -53,20 +55,23 @@ static inline int th_str(const char *got, size_t n, const char *want, int todo,
 	int ok = n == wn && (n == 0 || (got && memcmp(got, want, n) == 0));
 	th_check(ok, todo, file, line, "bytes equal", "%s", name);
 	if (!ok)
-		printf("#   got:  \"%.*s\" (%zu bytes)\n#   want: \"%s\" (%zu bytes)\n",
-		       got ? (int)(n > 400 ? 400 : n) : 6, got ? got : "(null)", n,
-		       want, wn);
+		printf("#   got:  \"%.*s\" (%zu bytes)\n#   want: \"%s\" (%zu "
+		       "bytes)\n",
+		       got ? (int)(n > 400 ? 400 : n) : 6, got ? got : "(null)",
+		       n, want, wn);
 	return ok;
 }
-#define TEST_STR(got, n, want, name) th_str((got), (n), (want), 0, __FILE__, __LINE__, (name))
-#define TEST_STR_TODO(got, n, want, name) \
+#define TEST_STR(got, n, want, name)                                           \
+	th_str((got), (n), (want), 0, __FILE__, __LINE__, (name))
+#define TEST_STR_TODO(got, n, want, name)                                      \
 	th_str((got), (n), (want), 1, __FILE__, __LINE__, (name))
 
 static inline int test_done(void)
 {
 	printf("1..%d\n", th_count);
 	if (th_todo)
-		printf("# %d check(s) of known engine bugs still fail (TODO)\n", th_todo);
+		printf("# %d check(s) of known engine bugs still fail (TODO)\n",
+		       th_todo);
 	if (th_failed)
 		printf("# %d of %d check(s) failed\n", th_failed, th_count);
 	const char *strict = getenv("TESTHELP_STRICT");

@@ -57,7 +57,8 @@
 #ifndef SPOOL_WORKER_H
 #define SPOOL_WORKER_H
 
-#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && !defined(_XOPEN_SOURCE)
+#if !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) &&                      \
+	!defined(_XOPEN_SOURCE)
 #define _POSIX_C_SOURCE 200809L
 #endif
 
@@ -103,10 +104,10 @@ struct spool_worker {
 	void *user; /* yours */
 
 	/* The rest is the SDK's. */
-	int out_fd;   /* the protocol's copy of stdout */
-	char *out;    /* answers not yet written */
+	int out_fd; /* the protocol's copy of stdout */
+	char *out;  /* answers not yet written */
 	size_t out_len, out_cap;
-	bool failed;  /* spool_worker_fail() was called for this call */
+	bool failed; /* spool_worker_fail() was called for this call */
 	int err_code;
 	char *err_message;
 	cJSON *err_data;
@@ -236,9 +237,9 @@ static inline void spool_worker__add_id(struct spool_worker *sw,
 	}
 }
 
-static inline void spool_worker__error(struct spool_worker *sw,
-				       const cJSON *id, int code,
-				       const char *message, cJSON *data)
+static inline void spool_worker__error(struct spool_worker *sw, const cJSON *id,
+				       int code, const char *message,
+				       cJSON *data)
 {
 	cJSON *err = cJSON_CreateObject();
 	if (err) {
@@ -253,7 +254,8 @@ static inline void spool_worker__error(struct spool_worker *sw,
 	spool_worker__add_id(sw, id);
 	spool_worker__adds(sw, ",\"error\":");
 	if (!err || !spool_worker__add_json(sw, err))
-		spool_worker__adds(sw, "{\"code\":-32000,\"message\":\"out of memory\"}");
+		spool_worker__adds(
+			sw, "{\"code\":-32000,\"message\":\"out of memory\"}");
 	spool_worker__adds(sw, "}\n");
 	cJSON_Delete(err);
 }
@@ -274,8 +276,10 @@ static inline void spool_worker__answer(struct spool_worker *sw,
 	}
 	if (!result) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "%s returned NULL without "
-			 "spool_worker_fail()", what);
+		snprintf(msg, sizeof(msg),
+			 "%s returned NULL without "
+			 "spool_worker_fail()",
+			 what);
 		spool_worker__error(sw, id, SPOOL_ERR_TASK, msg, NULL);
 		return;
 	}
@@ -286,7 +290,8 @@ static inline void spool_worker__answer(struct spool_worker *sw,
 	if (!spool_worker__add_json(sw, result)) {
 		sw->out_len = mark;
 		spool_worker__error(sw, id, SPOOL_ERR_TASK,
-				    "the result cannot be printed as JSON", NULL);
+				    "the result cannot be printed as JSON",
+				    NULL);
 	} else {
 		spool_worker__adds(sw, "}\n");
 	}
@@ -298,8 +303,7 @@ static inline void spool_worker__answer(struct spool_worker *sw,
 static inline int spool_worker__line(struct spool_worker *sw,
 				     spool_spawn_fn *spawn,
 				     spool_execute_fn *execute,
-				     const char *line, size_t n,
-				     bool *spawned)
+				     const char *line, size_t n, bool *spawned)
 {
 	size_t i = 0;
 	while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
@@ -313,7 +317,8 @@ static inline int spool_worker__line(struct spool_worker *sw,
 	if (!req || !id || !cJSON_IsString(method)) {
 		spool_worker__error(sw, NULL, SPOOL_ERR_PARSE,
 				    req ? "bad request: no id or method"
-					: "bad request: not JSON", NULL);
+					: "bad request: not JSON",
+				    NULL);
 		cJSON_Delete(req);
 		return 0;
 	}
@@ -321,7 +326,8 @@ static inline int spool_worker__line(struct spool_worker *sw,
 	if (strcmp(method->valuestring, "execute") == 0) {
 		if (!cJSON_IsArray(params) || cJSON_GetArraySize(params) != 1) {
 			spool_worker__error(sw, id, SPOOL_ERR_PARAMS,
-					    "execute takes params [TASK]", NULL);
+					    "execute takes params [TASK]",
+					    NULL);
 			cJSON_Delete(req);
 			return 0;
 		}
@@ -436,7 +442,8 @@ static inline int spool_worker_run(spool_spawn_fn *spawn,
 			if (rc || sw.write_error)
 				break;
 			double now = spool_worker__now();
-			if (sw.out_len && now - mark >= SPOOL_WORKER_FLUSH_MS / 1000.0) {
+			if (sw.out_len &&
+			    now - mark >= SPOOL_WORKER_FLUSH_MS / 1000.0) {
 				spool_worker__flush(&sw);
 				mark = now;
 			}

@@ -18,8 +18,10 @@ struct square {
 static cJSON *square_spawn(struct spool_worker *sw, cJSON *params)
 {
 	static struct square sq;
-	cJSON *ids = cJSON_IsArray(params) ? cJSON_GetArrayItem(params, 0)
-		   : cJSON_GetObjectItemCaseSensitive(params, "gpu_ids");
+	cJSON *ids =
+		cJSON_IsArray(params)
+			? cJSON_GetArrayItem(params, 0)
+			: cJSON_GetObjectItemCaseSensitive(params, "gpu_ids");
 	if (!cJSON_IsArray(ids))
 		return spool_worker_fail(sw, SPOOL_ERR_PARAMS, NULL,
 					 "spawn needs gpu_ids, an array of "
@@ -42,14 +44,16 @@ static cJSON *square_execute(struct spool_worker *sw, cJSON *task)
 	const cJSON *x = cJSON_GetObjectItemCaseSensitive(task, "x");
 	if (!cJSON_IsNumber(x)) {
 		cJSON *data = cJSON_CreateObject();
-		cJSON_AddItemToObject(data, "x", x ? cJSON_Duplicate(x, true)
-						   : cJSON_CreateNull());
+		cJSON_AddItemToObject(data, "x",
+				      x ? cJSON_Duplicate(x, true)
+					: cJSON_CreateNull());
 		return spool_worker_fail(sw, SPOOL_ERR_PARAMS, data,
 					 "x must be a number");
 	}
 	cJSON *result = cJSON_CreateObject();
 	cJSON_AddNumberToObject(result, "x", x->valuedouble);
-	cJSON_AddNumberToObject(result, "square", x->valuedouble * x->valuedouble);
+	cJSON_AddNumberToObject(result, "square",
+				x->valuedouble * x->valuedouble);
 	cJSON_AddItemToObject(result, "gpus",
 			      sq ? cJSON_Duplicate(sq->gpu_ids, true)
 				 : cJSON_CreateNull());
