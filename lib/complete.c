@@ -100,9 +100,16 @@ void task_fail(struct pool *p, uint32_t slot, const char *why,
 	struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
 	if (w)
 		w->st_failed++;
-	if (kind == FAIL_SAY)
+	if (kind == FAIL_SAY) {
+		/* One line on stderr, whatever a worker put in its message. */
+		char *flat = xstrdup(why);
+		for (char *c = flat; *c; c++)
+			if (*c == '\n' || *c == '\r' || *c == '\t')
+				*c = ' ';
 		log_error("%s:%llu: %s", pool_src_name(p, t->src),
-			  (unsigned long long)t->line, why);
+			  (unsigned long long)t->line, flat);
+		free(flat);
+	}
 	/* Only an over-long line has no bytes: it was not kept. */
 	if (p->failed_on && buf_used(&t->data)) {
 		buf_add(&p->failed.b, buf_data(&t->data), buf_used(&t->data));
@@ -120,8 +127,10 @@ void task_fail(struct pool *p, uint32_t slot, const char *why,
 	}
 }
 
-/* A task sent to a worker that ended before answering it. */
-static void task_charge(struct pool *p, uint32_t slot, const char *why)
+/* A task sent to a worker that ended before answering it, charged with
+ * that attempt: true when it has none left (it is failed here); false
+ * when it may run again (the caller requeues it). */
+static bool task_charge(struct pool *p, uint32_t slot, const char *why)
 {
 	struct task *t = pool_task(p, slot);
 	unsigned allowed = 1 + (unsigned)p->retries;
@@ -136,18 +145,18 @@ static void task_charge(struct pool *p, uint32_t slot, const char *why)
 			buf_addf(&msg, "failed: %s", why);
 		task_fail(p, slot, msg.p, FAIL_SAY);
 		buf_release(&msg);
-		return;
+		return true;
 	}
 	log_verbose("%s:%llu: attempt %u of %u failed (%s); retrying",
 		    pool_src_name(p, t->src), (unsigned long long)t->line,
 		    t->attempts, allowed, why);
 	p->n_retried++;
-	t->state = T_QUEUED;
-	idq_push_front(&p->queue, slot);
+	return false;
 }
 
 /* The tasks a dead worker had: charge the one(s) at fault, requeue the
- * rest as if never sent.  Oldest first, so order is kept. */
+ * rest as if never sent.  Failures are said oldest first; what runs again
+ * goes back to the front of the queue in its input order. */
 void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 {
 	uint32_t n = 0;
@@ -159,35 +168,33 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 	}
 	w->inflight.head = w->inflight.len = 0;
 	w->nflight = 0;
-	/* Uncharged ones go back to the front first, newest first, so the
-	 * queue keeps input order; then the charged ones are decided. */
-	bool *charged = xcalloc(n + 1, sizeof(bool));
+	uint32_t again = 0; /* slots[0..again): to run again, in order */
 	for (uint32_t i = 0; i < n; i++) {
-		if (w->fault == WF_TIMEOUT)
-			charged[i] = slots[i] == w->fault_slot;
-		else if (w->codec->by_id)
-			charged[i] = true;
-		else
-			charged[i] = i == 0;
-	}
-	for (uint32_t i = n; i-- > 0;) {
-		if (charged[i])
-			continue;
 		struct task *t = pool_task(p, slots[i]);
-		t->attempts--;
-		t->state = T_QUEUED;
+		bool charged;
+		if (w->fault == WF_TIMEOUT)
+			charged = slots[i] == w->fault_slot;
+		else if (w->codec->by_id)
+			charged = true; /* any of them may have been running */
+		else
+			charged = i == 0; /* a lines worker runs the oldest */
+		if (!charged) {
+			t->attempts--; /* as if never sent */
+		} else {
+			/* It took down a worker that had been serving fine:
+			 * later deaths with it in flight are its fault, not
+			 * the spawn's. */
+			if (w->done > 0)
+				t->blamed = true;
+			if (task_charge(p, slots[i], why))
+				continue;
+		}
+		slots[again++] = slots[i];
+	}
+	for (uint32_t i = again; i-- > 0;) {
+		pool_task(p, slots[i])->state = T_QUEUED;
 		idq_push_front(&p->queue, slots[i]);
 	}
-	for (uint32_t i = n; i-- > 0;) {
-		if (!charged[i])
-			continue;
-		/* It took down a worker that had been serving fine: later
-		 * deaths with it in flight are its fault, not the spawn's. */
-		if (w->done > 0)
-			pool_task(p, slots[i])->blamed = true;
-		task_charge(p, slots[i], why);
-	}
-	free(charged);
 	free(slots);
 }
 

@@ -73,6 +73,10 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		lineno++;
 		if (!nl) {
 			/* A row cut short by a crash: that task is not done. */
+			log_info("%s:%" PRIu64 ": skipping a row cut short (spool "
+				 "was stopped while writing it); that task will "
+				 "run again",
+				 jl->path, lineno);
 			break;
 		}
 		*nl = '\0';
@@ -150,6 +154,20 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 		return -1;
 	}
 	struct stat st;
+	/* Never append rows to a file that is not a joblog (a mistyped
+	 * name could be the input itself). */
+	char first[sizeof(header) - 1];
+	if (!resume && fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    (pread(fd, first, sizeof(first), 0) != (ssize_t)sizeof(first) ||
+	     memcmp(first, header, sizeof(first)) != 0)) {
+		buf_addf(err,
+			 "%s: not a spool joblog (its first line is not the "
+			 "header); give --joblog a new file or the log of an "
+			 "earlier run",
+			 path);
+		close(fd);
+		return -1;
+	}
 	output_init(&jl->out, fd);
 	if (fstat(fd, &st) == 0 && st.st_size == 0) {
 		buf_adds(&jl->out.b, header);

@@ -270,15 +270,17 @@ static void pool_loop(struct pool *p)
 		p->now = mono_now();
 		(void)pool_timers(p);
 		pool_pump(p);
+		/* Phase changes may fail tasks (a signal, --strict): their
+		 * lines go out in this turn's flush. */
+		pool_step(p);
+		/* Results share the terminal with the progress line. */
 		if (p->progress_on && p->out_tty && output_pending(&p->out))
-			progress_erase(
-				&p->progress); /* results share the terminal */
+			progress_erase(&p->progress);
 		bool out_done = output_flush(&p->out);
 		if (p->failed_on)
 			output_flush(&p->failed);
 		if (p->joblog_on)
 			output_flush(&p->joblog.out);
-		pool_step(p);
 		if (p->phase == PH_DONE)
 			break;
 		/* The deadlines as they stand after this turn's dispatch (a task
@@ -436,6 +438,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 {
 	memset(p, 0, sizeof(*p));
 	p->sigfd = -1;
+	p->stats_fd = -1;
 	p->in_watch = p->out_watch = p->sig_watch = -1;
 	p->check = check;
 	log_set_level((enum log_level)o->verbosity);
@@ -516,6 +519,18 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	}
 	p->stats_on = o->stats;
 	p->stats_path = o->stats_path;
+	p->stats_fd = -1;
+	if (o->stats_path) {
+		/* Find out now, not after hours of work, that it cannot be
+		 * written. */
+		p->stats_fd = open(o->stats_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+				   0644);
+		if (p->stats_fd < 0) {
+			log_error("%s: cannot write --stats: %s", o->stats_path,
+				  strerror(errno));
+			return SPOOL_EXIT_USAGE;
+		}
+	}
 
 	task_store_init(&p->ts, (uint32_t)p->queue_size);
 	idq_init(&p->queue, (uint32_t)p->queue_size);
@@ -563,6 +578,8 @@ static void pool_teardown(struct pool *p)
 		input_close(&p->in);
 	if (p->joblog_on)
 		joblog_close(&p->joblog);
+	if (p->stats_fd >= 0)
+		close(p->stats_fd);
 	pool_restore_signals(p);
 	loop_release(&p->loop);
 	config_release(&p->cfg);
@@ -580,7 +597,7 @@ static int pool_exit_status(struct pool *p)
 		return SPOOL_EXIT_USAGE;
 	if (p->no_workers)
 		return SPOOL_EXIT_NOPOOL;
-	if (p->n_failed || p->out.err)
+	if (p->n_failed || p->out.err || p->stats_failed)
 		return SPOOL_EXIT_FAILED;
 	return SPOOL_EXIT_OK;
 }
@@ -648,8 +665,9 @@ int spool_run(const struct spool_opts *o)
 		if (p.progress_on)
 			progress_clear(&p.progress);
 		pool_summary(&p);
-		if (p.stats_on)
-			stats_report(&p, &p.hist, p.stats_path);
+		if (p.stats_on &&
+		    stats_report(&p, &p.hist, p.stats_path, p.stats_fd) != 0)
+			p.stats_failed = true;
 		rc = pool_exit_status(&p);
 	}
 	pool_teardown(&p);

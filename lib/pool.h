@@ -87,6 +87,8 @@ struct pool {
 	bool timers_acted; /* pool_timers() did something this call */
 	bool read_held;    /* pool_read() stopped for stdout's backlog */
 	const char *stats_path;
+	int stats_fd;      /* --stats=FILE, opened at the start */
+	bool stats_failed; /* it could not be written */
 	struct joblog joblog;
 	struct progress progress;
 	struct latency_hist hist;

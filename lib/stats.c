@@ -158,7 +158,8 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	buf_release(&b);
 }
 
-int stats_report(struct pool *p, const struct latency_hist *h, const char *path)
+int stats_report(struct pool *p, const struct latency_hist *h,
+		 const char *path, int fd)
 {
 	double wall = p->now - p->t_start;
 	if (log_get_level() >= LOG_NORMAL || !path)
@@ -167,15 +168,11 @@ int stats_report(struct pool *p, const struct latency_hist *h, const char *path)
 		return 0;
 	struct buf b = BUF_INIT;
 	stats_json(p, h, wall, &b);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	int rc = 0;
-	if (fd < 0 || write_all(fd, b.p, b.len) != 0) {
-		log_error("%s: cannot write --stats: %s", path,
-			  strerror(errno));
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {
+		log_error("%s: cannot write --stats: %s", path, strerror(errno));
 		rc = -1;
 	}
-	if (fd >= 0)
-		close(fd);
 	buf_release(&b);
 	return rc;
 }

@@ -21,9 +21,10 @@ void hist_add(struct latency_hist *h, double seconds);
 double hist_quantile(const struct latency_hist *h, double q);
 
 struct pool;
-/* Print the summary on stderr and, with path, write the JSON document.
- * Returns -1 (message logged) if the file cannot be written. */
+/* Print the summary on stderr and, with path, write the JSON document to
+ * fd (opened on path).  Returns -1 (message logged) if it cannot be
+ * written. */
 int stats_report(struct pool *p, const struct latency_hist *h,
-		 const char *path);
+		 const char *path, int fd);
 
 #endif

@@ -423,6 +423,10 @@ void worker_add_status(int st, struct buf *out)
 			buf_adds(out, " (command not found)");
 		else if (code == 126)
 			buf_adds(out, " (command not executable)");
+		else if (code > 128 && code < 128 + 32)
+			/* A shell reports its command's death this way. */
+			buf_addf(out, " (128+%d: killed by SIG%s?)", code - 128,
+				 signal_name(code - 128));
 	} else if (WIFSIGNALED(st)) {
 		int sig = WTERMSIG(st);
 		buf_addf(out, "killed by signal %d (SIG%s)", sig,
