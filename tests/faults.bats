@@ -54,12 +54,13 @@ count_matching() {
 }
 
 @test "spool-protocol worker exiting at random: every task answered once" {
-	# Each death charges every task in flight; a fresh worker answers at
-	# least 5 before it dies, more than --inflight, so a task is charged
-	# at most once and never runs out of attempts.
+	# Each death charges every task in flight (at most 4 here).  A
+	# requeued task can land on the other worker just before it dies
+	# too, so give tasks room: -r 10 makes running out of attempts
+	# (11 deaths with the same task in flight) practically impossible.
 	seq_tasks 120 >tasks.ndjson
 	fw_pool pool.json spool ',"replicas":2' --crash 5:15
-	run --separate-stderr spool_t run -w pool.json --inflight 4 tasks.ndjson
+	run --separate-stderr spool_t run -w pool.json --inflight 4 -r 10 tasks.ndjson
 	[ "$status" -eq 0 ]
 	printf '%s\n' "$output" >out
 	same_set tasks.ndjson out
