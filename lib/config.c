@@ -61,6 +61,8 @@ static void sanitize(struct buf *b)
 			buf_addc(&out, (char)ch);
 	}
 	buf_release(b);
+	buf_reserve(&out, 1);
+	out.p[out.len] = '\0'; /* callers read it as a string */
 	*b = out;
 }
 

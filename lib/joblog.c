@@ -127,7 +127,8 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 	buf_release(&text);
 	/* The latest row of a seq wins: sort by (seq, position in the
 	 * file) and keep the last of each seq. */
-	qsort(jl->done, jl->ndone, sizeof(*jl->done), cmp_entry);
+	if (jl->ndone > 1)
+		qsort(jl->done, jl->ndone, sizeof(*jl->done), cmp_entry);
 	size_t out = 0;
 	for (size_t i = 0; i < jl->ndone; i++) {
 		if (i + 1 < jl->ndone && jl->done[i + 1].seq == jl->done[i].seq)
@@ -147,12 +148,10 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 	if (fd < 0) {
 		buf_addf(err, "%s: cannot open the joblog: %s", path,
 			 strerror(errno));
-		return -1;
+		goto fail;
 	}
-	if (resume && load(jl, fd, err) != 0) {
-		close(fd);
-		return -1;
-	}
+	if (resume && load(jl, fd, err) != 0)
+		goto fail;
 	struct stat st;
 	/* Never append rows to a file that is not a joblog (a mistyped
 	 * name could be the input itself). */
@@ -165,8 +164,7 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 			 "header); give --joblog a new file or the log of an "
 			 "earlier run",
 			 path);
-		close(fd);
-		return -1;
+		goto fail;
 	}
 	output_init(&jl->out, fd);
 	if (fstat(fd, &st) == 0 && st.st_size == 0) {
@@ -178,6 +176,13 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 			buf_addc(&jl->out.b, '\n');
 	}
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(jl->done);
+	free(jl->path);
+	memset(jl, 0, sizeof(*jl));
+	return -1;
 }
 
 void joblog_close(struct joblog *jl)
