@@ -152,27 +152,21 @@ value:
 		FAIL(i, "unexpected end of input (expected a value)");
 	switch (s[i]) {
 	case '{':
+	case '[': {
+		char open = s[i], close = open == '{' ? '}' : ']';
 		if (depth == JSON_MAX_DEPTH)
 			FAIL(i, "nesting deeper than 1000");
-		stack[depth++] = '{';
+		stack[depth++] = open;
 		i = skip_ws(s, n, i + 1);
-		if (i < n && s[i] == '}') {
+		if (i < n && s[i] == close) {
 			i++;
 			depth--;
 			goto after;
 		}
-		goto key;
-	case '[':
-		if (depth == JSON_MAX_DEPTH)
-			FAIL(i, "nesting deeper than 1000");
-		stack[depth++] = '[';
-		i = skip_ws(s, n, i + 1);
-		if (i < n && s[i] == ']') {
-			i++;
-			depth--;
-			goto after;
-		}
+		if (open == '{')
+			goto key;
 		goto value;
+	}
 	case '"':
 		i = scan_string(s, n, i, err);
 		break;
