@@ -35,7 +35,6 @@ for what in "$@"; do
 	bench)
 		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
 		need gnuplot-nox command -v gnuplot
-		need hyperfine command -v hyperfine
 		need time test -x /usr/bin/time
 		;;
 	esac
