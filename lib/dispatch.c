@@ -7,6 +7,7 @@
 #include "log.h"
 #include "jsonscan.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,24 @@
 static void bad_line(struct pool *p, uint32_t slot, const char *why)
 {
 	task_fail(p, slot, why, FAIL_SAY);
+}
+
+/* A line over 64 MiB is never held in memory, yet it must reach --failed
+ * whole: its pieces are written straight to the file as they are read,
+ * while other failed lines wait in the queue. */
+static void long_line_piece(struct pool *p, const struct input_line *l)
+{
+	if (!p->failed_on)
+		return;
+	if (!p->failed_streaming) {
+		output_drain(&p->failed); /* earlier failures first */
+		p->failed_streaming = true;
+	}
+	if (write_all(p->failed.fd, l->p, l->n) != 0 ||
+	    (!l->more && write_all(p->failed.fd, "\n", 1) != 0))
+		p->failed.err = errno;
+	if (!l->more)
+		p->failed_streaming = false;
 }
 
 /* --resume: true when this task is skipped (logged ok, same line).  A
@@ -55,8 +74,8 @@ static void pool_read(struct pool *p)
 	p->read_held = false;
 	while (p->phase == PH_RUN && !p->check) {
 		if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER) {
-			p->read_held =
-				true; /* go on once stdout has caught up */
+			/* Go on once stdout has caught up. */
+			p->read_held = true;
 			return;
 		}
 		if (!p->ts.nfree)
@@ -65,6 +84,10 @@ static void pool_read(struct pool *p)
 		enum input_result r = input_next(&p->in, &l);
 		if (r == IN_WAIT)
 			return;
+		if (r == IN_MORE) {
+			long_line_piece(p, &l);
+			continue;
+		}
 		if (r == IN_END) {
 			if (p->in.read_errno) {
 				log_error(
@@ -90,9 +113,8 @@ static void pool_read(struct pool *p)
 		if (p->order_on)
 			reorder_push(&p->order, slot);
 		if (r == IN_TOOLONG) {
-			bad_line(p, slot,
-				 "line longer than 64 MiB (not kept; not in "
-				 "--failed)");
+			bad_line(p, slot, "line longer than 64 MiB");
+			long_line_piece(p, &l);
 			continue;
 		}
 		buf_add(&t->data, l.p, l.n);

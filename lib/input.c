@@ -57,6 +57,7 @@ int input_open(struct input *in, const char *const *paths, size_t n,
 		}
 	}
 	linebuf_init(&in->lb, SPOOL_LINE_MAX);
+	in->lb.keep_tail = true; /* an over-long line still goes to --failed */
 	return 0;
 }
 
@@ -111,14 +112,15 @@ enum input_result input_next(struct input *in, struct input_line *out)
 			if (is_blank(line, n))
 				continue;
 			*out = (struct input_line){line, n, (uint32_t)in->cur,
-						   s->line};
+						   s->line, false};
 			return IN_LINE;
 		}
-		if (r == LB_TOOLONG) {
-			s->line++;
-			*out = (struct input_line){NULL, n, (uint32_t)in->cur,
-						   s->line};
-			return IN_TOOLONG;
+		if (r == LB_TOOLONG || r == LB_MORE) {
+			if (r == LB_TOOLONG)
+				s->line++;
+			*out = (struct input_line){line, n, (uint32_t)in->cur,
+						   s->line, in->lb.skipping};
+			return r == LB_TOOLONG ? IN_TOOLONG : IN_MORE;
 		}
 		if (in->lb.eof) {
 			next_source(in);

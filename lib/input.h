@@ -25,7 +25,8 @@ struct input {
 
 enum input_result {
 	IN_LINE,    /* a task line */
-	IN_TOOLONG, /* a line over 64 MiB (its bytes are dropped) */
+	IN_TOOLONG, /* a line over 64 MiB: its first piece (not a task) */
+	IN_MORE,    /* the next piece of that line */
 	IN_WAIT,    /* nothing yet: wait for the fd to be readable */
 	IN_END,     /* no more input */
 };
@@ -35,6 +36,7 @@ struct input_line {
 	size_t n;
 	uint32_t src;
 	uint64_t line;
+	bool more; /* IN_TOOLONG, IN_MORE: more pieces of the line follow */
 };
 
 /* Open every input before any worker starts.  On failure returns -1 with

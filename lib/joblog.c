@@ -73,10 +73,12 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		lineno++;
 		if (!nl) {
 			/* A row cut short by a crash: that task is not done. */
-			log_info("%s:%" PRIu64 ": skipping a row cut short (spool "
-				 "was stopped while writing it); that task will "
-				 "run again",
-				 jl->path, lineno);
+			log_info(
+				"%s:%" PRIu64
+				": skipping a row cut short (spool "
+				"was stopped while writing it); that task will "
+				"run again",
+				jl->path, lineno);
 			break;
 		}
 		*nl = '\0';

@@ -38,6 +38,10 @@ static void make_room(struct linebuf *lb, size_t want)
 	size_t cap = lb->cap ? lb->cap : LINEBUF_MIN_READ;
 	while (cap - lb->end < want)
 		cap *= 2;
+	/* A line is cut off at max: never hold much more than that. */
+	size_t enough = lb->max + 2 * want;
+	if (cap > enough)
+		cap = MAX(enough, lb->end + want);
 	lb->p = xrealloc(lb->p, cap);
 	lb->cap = cap;
 }
@@ -75,17 +79,22 @@ enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
 		if (lb->scan < lb->end)
 			nl = memchr(base + lb->scan, '\n', lb->end - lb->scan);
 		if (lb->skipping) {
-			if (!nl) {
-				lb->skipped += lb->end - lb->scan;
-				lb->start = lb->scan = lb->end;
-				if (lb->eof)
-					lb->skipping = false;
-				return LB_NEED;
+			/* The rest of an over-long line: dropped, or handed
+			 * out in pieces (keep_tail) for whoever keeps it. */
+			const char *piece = base + lb->scan;
+			size_t pos = nl ? (size_t)(nl - base) : lb->end;
+			size_t k = pos - lb->scan;
+			lb->skipped += k;
+			lb->start = lb->scan = nl ? pos + 1 : lb->end;
+			if (nl || lb->eof)
+				lb->skipping = false;
+			if (lb->keep_tail && (k || !lb->skipping)) {
+				*line = piece;
+				*len = k;
+				return LB_MORE;
 			}
-			size_t pos = (size_t)(nl - base);
-			lb->skipped += pos - lb->scan;
-			lb->start = lb->scan = pos + 1;
-			lb->skipping = false;
+			if (!nl)
+				return LB_NEED;
 			continue;
 		}
 		size_t n;

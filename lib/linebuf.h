@@ -21,12 +21,16 @@ struct linebuf {
 	bool skipping;      /* inside an over-long line */
 	bool eof;           /* the descriptor reached end of file */
 	bool final_partial; /* at EOF, hand out a last line without '\n' */
+	bool keep_tail;     /* hand out the rest of an over-long line (LB_MORE)
+			       instead of dropping it */
 };
 
 enum linebuf_result {
 	LB_LINE = 1,     /* *line, *len: a complete line, '\n' and '\r' cut */
 	LB_NEED = 0,     /* no complete line buffered: fill and try again */
 	LB_TOOLONG = -1, /* a line exceeded max: *len is its length so far */
+	LB_MORE = 2,     /* keep_tail: the next piece of that line; it is the
+			    last piece once skipping is false again */
 };
 
 void linebuf_init(struct linebuf *lb, size_t max);

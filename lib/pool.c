@@ -277,7 +277,7 @@ static void pool_loop(struct pool *p)
 		if (p->progress_on && p->out_tty && output_pending(&p->out))
 			progress_erase(&p->progress);
 		bool out_done = output_flush(&p->out);
-		if (p->failed_on)
+		if (p->failed_on && !p->failed_streaming)
 			output_flush(&p->failed);
 		if (p->joblog_on)
 			output_flush(&p->joblog.out);
@@ -523,8 +523,8 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	if (o->stats_path) {
 		/* Find out now, not after hours of work, that it cannot be
 		 * written. */
-		p->stats_fd = open(o->stats_path, O_WRONLY | O_CREAT | O_CLOEXEC,
-				   0644);
+		p->stats_fd = open(o->stats_path,
+				   O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (p->stats_fd < 0) {
 			log_error("%s: cannot write --stats: %s", o->stats_path,
 				  strerror(errno));
@@ -565,6 +565,12 @@ static void pool_teardown(struct pool *p)
 	free(p->w);
 	free(p->specs);
 	if (p->failed_on) {
+		if (p->failed_streaming) {
+			/* Stopped in the middle of an over-long line. */
+			(void)write_all(p->failed.fd, "\n", 1);
+			log_error("--failed: an over-long line was cut short "
+				  "(spool stopped while reading it)");
+		}
 		output_drain(&p->failed);
 		close(p->failed.fd);
 		output_release(&p->failed);

@@ -65,6 +65,7 @@ struct pool {
 	int out_watch;
 	struct output failed;
 	bool failed_on;
+	bool failed_streaming; /* an over-long line is being written to it */
 	int sigfd, sig_watch;
 
 	enum run_phase phase;

@@ -158,8 +158,8 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	buf_release(&b);
 }
 
-int stats_report(struct pool *p, const struct latency_hist *h,
-		 const char *path, int fd)
+int stats_report(struct pool *p, const struct latency_hist *h, const char *path,
+		 int fd)
 {
 	double wall = p->now - p->t_start;
 	if (log_get_level() >= LOG_NORMAL || !path)
@@ -169,8 +169,10 @@ int stats_report(struct pool *p, const struct latency_hist *h,
 	struct buf b = BUF_INIT;
 	stats_json(p, h, wall, &b);
 	int rc = 0;
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {
-		log_error("%s: cannot write --stats: %s", path, strerror(errno));
+	if (ftruncate(fd, 0) != 0 ||
+	    pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {
+		log_error("%s: cannot write --stats: %s", path,
+			  strerror(errno));
 		rc = -1;
 	}
 	buf_release(&b);

@@ -24,7 +24,7 @@ struct pool;
 /* Print the summary on stderr and, with path, write the JSON document to
  * fd (opened on path).  Returns -1 (message logged) if it cannot be
  * written. */
-int stats_report(struct pool *p, const struct latency_hist *h,
-		 const char *path, int fd);
+int stats_report(struct pool *p, const struct latency_hist *h, const char *path,
+		 int fd);
 
 #endif

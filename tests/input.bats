@@ -132,3 +132,28 @@ big_line() {
 	# Never sent to a worker.
 	assert_equal "$(sort received)" "$(printf '{"x":1}\n{"x":3}\n{"x":4}')"
 }
+
+@test "a line over 64 MiB still reaches --failed whole, between the others" {
+	{
+		echo 'not json'
+		big_line $((64 * 1024 * 1024 + 16))
+		echo
+		echo '{"x":3}'
+		big_line $((65 * 1024 * 1024))
+	} >big.ndjson
+	# From a pipe too, where it arrives in many reads.
+	for how in file pipe; do
+		rm -f failed
+		if [ "$how" = file ]; then
+			run --separate-stderr spool run -c cat -j 1 --failed failed big.ndjson
+		else
+			run --separate-stderr bash -c "cat big.ndjson | '$SPOOL' run -c cat -j 1 --failed failed"
+		fi
+		assert_failure 1
+		assert_output '{"x":3}'
+		# The failed lines, verbatim and in order: the file is the input
+		# without its one good line.
+		cmp failed <(grep -v '^{"x":3}$' big.ndjson)
+	done
+	rm -f big.ndjson failed
+}

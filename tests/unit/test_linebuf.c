@@ -425,9 +425,54 @@ static void test_random_chunks(void)
 	buf_release(&got);
 }
 
+static void expect_more(struct linebuf *lb, const char *want, bool last,
+			const char *name)
+{
+	const char *line = NULL;
+	size_t len = 0;
+	enum linebuf_result r = linebuf_next(lb, &line, &len);
+	if (!TEST(r == LB_MORE, "%s: LB_MORE", name)) {
+		printf("#   result %d\n", (int)r);
+		return;
+	}
+	TEST_STR(line, len, want, name);
+	TEST(lb->skipping == !last, "%s: %s", name,
+	     last ? "the last piece" : "more to come");
+}
+
+/* keep_tail: the rest of an over-long line comes out in pieces, so that
+ * it can be kept somewhere (--failed) without ever being held whole. */
+static void test_keep_tail(void)
+{
+	struct linebuf lb;
+	pipe_open();
+	linebuf_init(&lb, 8);
+	lb.keep_tail = true;
+	feed(&lb, "first\n123456789");
+	expect_line(&lb, "first", "tail: the line before");
+	expect_toolong(&lb, "123456789", "tail: the first piece");
+	TEST(lb.skipping, "tail: more of that line to come");
+	expect_need(&lb, "tail: nothing new yet");
+	feed(&lb, "abcdef");
+	expect_more(&lb, "abcdef", false, "tail: a middle piece");
+	feed(&lb, "gh\nok\n");
+	expect_more(&lb, "gh", true, "tail: the last piece, up to the newline");
+	expect_line(&lb, "ok", "tail: the next line is fine");
+	expect_need(&lb, "tail: done");
+	/* Cut by the end of the input: an empty last piece says so. */
+	feed(&lb, "0123456789");
+	expect_toolong(&lb, "0123456789", "tail: too long at the end");
+	feed_eof(&lb);
+	expect_more(&lb, "", true, "tail: end of input ends the line");
+	expect_need(&lb, "tail: nothing after it");
+	linebuf_release(&lb);
+	pipe_close();
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	test_keep_tail();
 	test_split_reads();
 	test_cr();
 	test_final_partial();
