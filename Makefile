@@ -107,6 +107,7 @@ bats:
 		bats $(BATSFLAGS) tests/
 
 demo: all
+	@sh tests/deps.sh demo
 	@sh workers/examples/demo.sh $(abspath $(SPOOL))
 
 bench: deps-bench all

@@ -2,7 +2,7 @@
 # deps.sh - make sure the Debian packages a make target needs are here.
 # As root: apt-get update once, then install what is missing.  Otherwise:
 # print the exact command to run, and fail.
-#   sh tests/deps.sh build [test] [bench]
+#   sh tests/deps.sh build [test] [demo] [bench] [ci]
 set -u
 missing=""
 need() { # need PACKAGE TEST-COMMAND...
@@ -27,6 +27,9 @@ for what in "$@"; do
 		need gawk command -v awk
 		need procps command -v ps
 		need bsdutils command -v script
+		;;
+	demo)
+		need python3 command -v python3
 		;;
 	ci)
 		need clang command -v clang
