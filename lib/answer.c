@@ -55,6 +55,11 @@ void worker_flush(struct pool *p, struct worker *w)
 
 void worker_ready(struct pool *p, struct worker *w, char *result)
 {
+	/* Too late: spool is already stopping it (startup timeout). */
+	if (w->state == WS_STOPPING || w->fault != WF_NONE) {
+		free(result);
+		return;
+	}
 	/* A worker told to drain while it was starting stays draining. */
 	if (w->state == WS_STARTING || w->state == WS_BACKOFF)
 		w->state = WS_READY;
@@ -97,6 +102,8 @@ static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 		idq_set(&w->inflight, i, IDQ_HOLE);
 		idq_trim(&w->inflight);
 		w->nflight--;
+		if (i == 0)
+			w->oldest_since = p->now; /* a new oldest */
 		return slot;
 	}
 	return IDQ_HOLE;
@@ -182,6 +189,7 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 	}
 	w->done++;
 	p->specs[w->spec_index].failures = 0;
+	p->specs[w->spec_index].proven = true;
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "error from %s: ", w->label);
 	proto_error_text(&a, &b);

@@ -21,23 +21,27 @@ static struct buf *out_dst(struct pool *p, uint32_t slot)
 	return &pool_task(p, slot)->held;
 }
 
-/* Record a finished task: latency, joblog row, progress. */
-static void task_record(struct pool *p, uint32_t slot, const char *why)
+/* A task has finished: its latency, and the progress line. */
+static void task_measure(struct pool *p, struct task *t)
 {
-	struct task *t = pool_task(p, slot);
-	double runtime = t->first ? p->now - t->first : 0;
+	t->runtime = t->first ? p->now - t->first : 0;
 	if (t->first && p->stats_on)
-		hist_add(&p->hist, runtime);
-	if (p->joblog_on) {
-		const char *src = p->in.src[t->src].name;
-		struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
-		double start = p->wall0 + (t->first ? t->first : p->now);
-		joblog_row(&p->joblog, t->seq, src, t->line,
-			   w ? w->label : NULL, t->attempts, start, runtime,
-			   t->ok, why,
-			   joblog_hash(buf_data(&t->data), buf_used(&t->data)));
-	}
+		hist_add(&p->hist, t->runtime);
 	p->progress.dirty = true;
+}
+
+/* Its output is now queued for stdout: queue its joblog row, which goes
+ * out only once those stdout bytes are written, so that --resume never
+ * skips a task whose result was not written. */
+static void task_log(struct pool *p, struct task *t)
+{
+	const char *src = p->in.src[t->src].name;
+	struct worker *w = t->worker >= 0 ? &p->w[t->worker] : NULL;
+	double start = p->wall0 + (t->first ? t->first : p->now);
+	joblog_row(&p->joblog, t->seq, src, t->line, w ? w->label : NULL,
+		   t->attempts, start, t->runtime, t->ok, t->why,
+		   joblog_hash(buf_data(&t->data), buf_used(&t->data)),
+		   p->out.written + buf_used(&p->out.b));
 }
 
 /* The task's output is queued (or held): retire it, and release any
@@ -47,6 +51,8 @@ static void task_retire(struct pool *p, uint32_t slot)
 	struct task *t = pool_task(p, slot);
 	t->state = T_DONE;
 	if (!p->order_on) {
+		if (p->joblog_on)
+			task_log(p, t);
 		task_free(&p->ts, slot);
 		return;
 	}
@@ -58,6 +64,8 @@ static void task_retire(struct pool *p, uint32_t slot)
 		if (buf_used(&h->held))
 			buf_add(&p->out.b, buf_data(&h->held),
 				buf_used(&h->held));
+		if (p->joblog_on)
+			task_log(p, h);
 		task_free(&p->ts, s);
 	}
 }
@@ -72,6 +80,7 @@ void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 		w->done++;
 		w->st_tasks++;
 		p->specs[w->spec_index].failures = 0;
+		p->specs[w->spec_index].proven = true;
 	}
 	struct buf *dst = out_dst(p, slot);
 	if (is_json && json_has_space(res, n)) {
@@ -87,7 +96,7 @@ void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 		output_add_result(dst, p->tag, is_json, t->seq, res, n);
 	}
 	if (p->recording)
-		task_record(p, slot, NULL);
+		task_measure(p, t);
 	task_retire(p, slot);
 }
 
@@ -119,9 +128,14 @@ void task_fail(struct pool *p, uint32_t slot, const char *why,
 		output_add_error(out_dst(p, slot), t->seq, why, t->attempts,
 				 w ? w->label : NULL);
 	if (p->recording)
-		task_record(p, slot, why);
+		task_measure(p, t);
+	if (p->joblog_on)
+		t->why = xstrdup(why);
 	task_retire(p, slot);
-	if (p->strict && p->stop == STOP_NONE && p->phase == PH_RUN) {
+	/* --strict: also when all input was read already (the rest of the
+	 * window is then not started). */
+	if (p->strict && (p->stop == STOP_NONE || p->stop == STOP_EOF) &&
+	    (p->phase == PH_RUN || p->phase == PH_DRAIN)) {
 		p->stop = STOP_STRICT;
 		p->phase = PH_DRAIN;
 	}
@@ -136,9 +150,10 @@ static bool task_charge(struct pool *p, uint32_t slot, const char *why)
 	unsigned allowed = 1 + (unsigned)p->retries;
 	if (t->attempts >= allowed || p->stop == STOP_SIGNAL) {
 		struct buf msg = BUF_INIT;
-		if (p->stop == STOP_SIGNAL)
+		if (p->stop == STOP_SIGNAL) {
 			buf_addf(&msg, "interrupted: %s", why);
-		else if (t->attempts > 1)
+			p->n_interrupted++;
+		} else if (t->attempts > 1)
 			buf_addf(&msg, "failed after %u attempts: %s",
 				 t->attempts, why);
 		else
@@ -168,7 +183,15 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 	}
 	w->inflight.head = w->inflight.len = 0;
 	w->nflight = 0;
-	uint32_t again = 0; /* slots[0..again): to run again, in order */
+	/* What runs again goes back to the front, in input order: a
+	 * worker that exits now and then (a leak, a self-recycling worker)
+	 * then has the tasks it took down run first on its successor.  But
+	 * until the spec has shown it can finish a task, a charged task
+	 * goes to the back instead: other tasks get their turn, so two
+	 * poison tasks at the start cannot take five fresh workers down in
+	 * a row and get a good spec given up as failing to spawn. */
+	bool to_back = !p->specs[w->spec_index].proven;
+	uint32_t front = 0; /* slots[0..front): back to the front */
 	for (uint32_t i = 0; i < n; i++) {
 		struct task *t = pool_task(p, slots[i]);
 		bool charged;
@@ -179,26 +202,30 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 		else
 			charged = i == 0; /* a lines worker runs the oldest */
 		if (!charged) {
-			t->attempts--; /* as if never sent */
-		} else {
-			/* It took down a worker that had been serving fine:
-			 * later deaths with it in flight are its fault, not
-			 * the spawn's. */
-			if (w->done > 0)
-				t->blamed = true;
-			if (task_charge(p, slots[i], why))
-				continue;
+			t->attempts--;
+			slots[front++] = slots[i];
+			continue;
 		}
-		slots[again++] = slots[i];
+		/* Later deaths with it in flight are its fault, not the
+		 * spawn's. */
+		t->blamed = true;
+		if (task_charge(p, slots[i], why))
+			continue;
+		if (to_back) {
+			t->state = T_QUEUED;
+			idq_push_back(&p->queue, slots[i]);
+			continue;
+		}
+		slots[front++] = slots[i];
 	}
-	for (uint32_t i = again; i-- > 0;) {
+	for (uint32_t i = front; i-- > 0;) {
 		pool_task(p, slots[i])->state = T_QUEUED;
 		idq_push_front(&p->queue, slots[i]);
 	}
 	free(slots);
 }
 
-/* A task in flight on w has killed a healthy worker before. */
+/* A task in flight on w has been in flight at a worker's death before. */
 bool inflight_blamed(struct pool *p, const struct worker *w)
 {
 	for (uint32_t i = 0; i < w->inflight.len; i++) {

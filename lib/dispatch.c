@@ -72,14 +72,18 @@ static bool resume_skip(struct pool *p, uint64_t seq,
 static void pool_read(struct pool *p)
 {
 	p->read_held = false;
-	while (p->phase == PH_RUN && !p->check) {
-		if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER) {
-			/* Go on once stdout has caught up. */
-			p->read_held = true;
-			return;
+	/* An over-long line being copied to --failed is read to its end
+	 * even when the run stops reading (--strict, a signal). */
+	while ((p->phase == PH_RUN || p->failed_streaming) && !p->check) {
+		if (!p->failed_streaming) {
+			if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER) {
+				/* Go on once stdout has caught up. */
+				p->read_held = true;
+				return;
+			}
+			if (!p->ts.nfree)
+				return;
 		}
-		if (!p->ts.nfree)
-			return;
 		struct input_line l;
 		enum input_result r = input_next(&p->in, &l);
 		if (r == IN_WAIT)
@@ -88,15 +92,22 @@ static void pool_read(struct pool *p)
 			long_line_piece(p, &l);
 			continue;
 		}
-		if (r == IN_END) {
-			if (p->in.read_errno) {
-				log_error(
-					"%s: read error: %s",
-					pool_src_name(
-						p, (uint32_t)(p->in.nsrc - 1)),
-					strerror(p->in.read_errno));
-				p->usage_error = true;
+		if (r == IN_ERROR) {
+			log_error("%s: read error: %s; the rest of it is not "
+				  "read",
+				  pool_src_name(p, l.src), strerror(l.err));
+			p->usage_error = true;
+			if (p->failed_streaming) {
+				/* End the cut line where it was cut. */
+				l.more = false;
+				l.n = 0;
+				long_line_piece(p, &l);
 			}
+			continue;
+		}
+		if (p->phase != PH_RUN)
+			return;
+		if (r == IN_END) {
 			p->stop = STOP_EOF;
 			p->phase = PH_DRAIN;
 			return;

@@ -111,15 +111,19 @@ enum input_result input_next(struct input *in, struct input_line *out)
 			s->line++;
 			if (is_blank(line, n))
 				continue;
-			*out = (struct input_line){line, n, (uint32_t)in->cur,
-						   s->line, false};
+			*out = (struct input_line){
+				line, n, (uint32_t)in->cur, s->line, false, 0};
 			return IN_LINE;
 		}
 		if (r == LB_TOOLONG || r == LB_MORE) {
 			if (r == LB_TOOLONG)
 				s->line++;
-			*out = (struct input_line){line, n, (uint32_t)in->cur,
-						   s->line, in->lb.skipping};
+			*out = (struct input_line){line,
+						   n,
+						   (uint32_t)in->cur,
+						   s->line,
+						   in->lb.skipping,
+						   0};
 			return r == LB_TOOLONG ? IN_TOOLONG : IN_MORE;
 		}
 		if (in->lb.eof) {
@@ -133,8 +137,11 @@ enum input_result input_next(struct input *in, struct input_line *out)
 		if (got < 0) {
 			if (errno == EAGAIN)
 				return IN_WAIT;
-			in->read_errno = errno;
-			in->lb.eof = true;
+			*out = (struct input_line){
+				NULL,    0,     (uint32_t)in->cur,
+				s->line, false, errno};
+			next_source(in);
+			return IN_ERROR;
 		}
 	}
 }

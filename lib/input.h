@@ -18,9 +18,8 @@ struct input {
 	struct input_src *src;
 	size_t nsrc, cur;
 	struct linebuf lb;
-	bool readable;  /* the current pollable fd was reported readable */
-	bool done;      /* every input read to its end */
-	int read_errno; /* a read error ended an input early */
+	bool readable; /* the current pollable fd was reported readable */
+	bool done;     /* every input read to its end */
 };
 
 enum input_result {
@@ -28,6 +27,7 @@ enum input_result {
 	IN_TOOLONG, /* a line over 64 MiB: its first piece (not a task) */
 	IN_MORE,    /* the next piece of that line */
 	IN_WAIT,    /* nothing yet: wait for the fd to be readable */
+	IN_ERROR,   /* reading src failed (err); the next input follows */
 	IN_END,     /* no more input */
 };
 
@@ -37,6 +37,7 @@ struct input_line {
 	uint32_t src;
 	uint64_t line;
 	bool more; /* IN_TOOLONG, IN_MORE: more pieces of the line follow */
+	int err;   /* IN_ERROR: errno */
 };
 
 /* Open every input before any worker starts.  On failure returns -1 with

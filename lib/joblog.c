@@ -177,6 +177,7 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 		if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
 			buf_addc(&jl->out.b, '\n');
 	}
+	jl->queued = buf_used(&jl->out.b);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -187,13 +188,38 @@ fail:
 	return -1;
 }
 
-void joblog_close(struct joblog *jl)
+void joblog_flush(struct joblog *jl, uint64_t stdout_written)
+{
+	uint64_t upto = jl->out.written;
+	while (jl->mlen && jl->marks[jl->mhead].need <= stdout_written) {
+		upto = jl->marks[jl->mhead].end;
+		jl->mhead = (jl->mhead + 1) % jl->mcap;
+		jl->mlen--;
+	}
+	if (!jl->mlen)
+		upto = jl->queued; /* nothing waits: the header, say */
+	/* Whole rows only: the first n queued bytes. */
+	size_t n = (size_t)(upto - jl->out.written);
+	if (!n || jl->out.err)
+		return;
+	if (write_all(jl->out.fd, buf_data(&jl->out.b), n) != 0) {
+		jl->out.err = errno;
+		log_error("%s: cannot write the joblog: %s", jl->path,
+			  strerror(errno));
+		return;
+	}
+	buf_consume(&jl->out.b, n);
+	jl->out.written += n;
+}
+
+void joblog_close(struct joblog *jl, uint64_t stdout_written)
 {
 	if (jl->out.fd > 0) {
-		output_drain(&jl->out);
+		joblog_flush(jl, stdout_written);
 		close(jl->out.fd);
 	}
 	output_release(&jl->out);
+	free(jl->marks);
 	free(jl->done);
 	free(jl->path);
 	memset(jl, 0, sizeof(*jl));
@@ -225,9 +251,11 @@ static void add_field(struct buf *b, const char *s)
 
 void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
 		const char *worker, unsigned attempts, double start,
-		double runtime, bool ok, const char *message, uint64_t hash)
+		double runtime, bool ok, const char *message, uint64_t hash,
+		uint64_t need)
 {
 	struct buf *b = &jl->out.b;
+	size_t before = buf_used(b);
 	buf_addu64(b, seq);
 	buf_addc(b, '\t');
 	add_field(b, src);
@@ -240,4 +268,18 @@ void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
 	if (message)
 		add_field(b, message);
 	buf_addf(b, "\t%016" PRIx64 "\n", hash);
+	jl->queued += buf_used(b) - before;
+	if (jl->mlen == jl->mcap) {
+		size_t cap = jl->mcap ? jl->mcap * 2 : 256;
+		struct joblog_mark *m = xcalloc(cap, sizeof(*m));
+		for (size_t k = 0; k < jl->mlen; k++)
+			m[k] = jl->marks[(jl->mhead + k) % jl->mcap];
+		free(jl->marks);
+		jl->marks = m;
+		jl->mcap = cap;
+		jl->mhead = 0;
+	}
+	jl->marks[(jl->mhead + jl->mlen) % jl->mcap] =
+		(struct joblog_mark){jl->queued, need};
+	jl->mlen++;
 }

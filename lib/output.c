@@ -53,6 +53,7 @@ bool output_flush(struct output *o)
 			continue;
 		}
 		buf_consume(&o->b, (size_t)r);
+		o->written += (uint64_t)r;
 	}
 	return true;
 }

@@ -9,10 +9,11 @@
 struct output {
 	int fd;
 	struct buf b;
-	int saved_flags; /* fd flags to restore at exit, -1 if untouched */
-	bool pollable;   /* non-blocking: wait for POLLOUT when full */
-	bool broken;     /* the reader went away (EPIPE) */
-	int err;         /* another write error */
+	int saved_flags;  /* fd flags to restore at exit, -1 if untouched */
+	bool pollable;    /* non-blocking: wait for POLLOUT when full */
+	bool broken;      /* the reader went away (EPIPE) */
+	int err;          /* another write error */
+	uint64_t written; /* bytes written so far (joblog rows wait on it) */
 };
 
 /* Queue at most this much before making the reader wait. */

@@ -49,6 +49,7 @@ static void pool_interrupt(struct pool *p, int sig)
 		return;
 	}
 	p->stop = STOP_SIGNAL;
+	p->signal_at = p->now;
 	if (p->phase == PH_RUN)
 		p->phase = PH_DRAIN;
 	p->drain_until = p->now + INTERRUPT_GRACE;
@@ -153,9 +154,14 @@ static double pool_timers(struct pool *p)
 				break;
 			idq_trim(&w->inflight);
 			uint32_t slot = idq_at(&w->inflight, 0);
-			double since = w->codec->by_id
-					       ? pool_task(p, slot)->sent
-					       : w->oldest_since;
+			/* The clock of the oldest task in flight runs from
+			 * when it was sent or, if others were ahead of it on
+			 * this worker, from when the last of them was
+			 * answered: a task waiting behind others (a deep
+			 * window, a worker that takes one at a time) is not
+			 * charged for the wait. */
+			double since =
+				MAX(pool_task(p, slot)->sent, w->oldest_since);
 			if (p->now >= since + to) {
 				struct task *t = pool_task(p, slot);
 				char *msg = xasprintf(
@@ -225,17 +231,20 @@ static void pool_step(struct pool *p)
 		 * hands back later) will not be started. */
 		const char *why = NULL;
 		if (p->stop == STOP_SIGNAL)
-			why = "interrupted: not started";
+			why = "interrupted: not %s";
 		else if (p->stop == STOP_STRICT)
-			why = "not started: --strict stopped the run";
+			why = "not %s: --strict stopped the run";
 		else if (p->stop == STOP_CHANGED)
-			why = "not started: the input changed since the joblog";
-		if (why) {
-			while (p->queue.len) {
-				uint32_t slot = idq_pop_front(&p->queue);
-				p->n_not_started++;
-				task_fail(p, slot, why, FAIL_QUIET);
-			}
+			why = "not %s: the input changed since the joblog";
+		while (why && p->queue.len) {
+			uint32_t slot = idq_pop_front(&p->queue);
+			/* Never sent, or queued again after an attempt. */
+			bool tried = pool_task(p, slot)->attempts > 0;
+			char *msg =
+				xasprintf(why, tried ? "run again" : "started");
+			p->n_not_started++;
+			task_fail(p, slot, msg, FAIL_QUIET);
+			free(msg);
 		}
 		if (task_used(&p->ts) == 0)
 			pool_begin_shutdown(p);
@@ -280,7 +289,7 @@ static void pool_loop(struct pool *p)
 		if (p->failed_on && !p->failed_streaming)
 			output_flush(&p->failed);
 		if (p->joblog_on)
-			output_flush(&p->joblog.out);
+			joblog_flush(&p->joblog, p->out.written);
 		if (p->phase == PH_DONE)
 			break;
 		/* The deadlines as they stand after this turn's dispatch (a task
@@ -346,6 +355,7 @@ static int pool_signals(struct pool *p)
 	dfl.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &dfl, &saved_chld);
 	sigprocmask(SIG_BLOCK, &mask, &saved_mask);
+	p->signals_set = true;
 	p->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (p->sigfd < 0) {
 		log_error("cannot create a signalfd: %s", strerror(errno));
@@ -364,6 +374,9 @@ static void pool_restore_signals(struct pool *p)
 	if (p->sigfd >= 0)
 		close(p->sigfd);
 	p->sigfd = -1;
+	if (!p->signals_set)
+		return;
+	p->signals_set = false;
 	sigaction(SIGPIPE, &saved_pipe, NULL);
 	sigaction(SIGCHLD, &saved_chld, NULL);
 	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
@@ -387,8 +400,8 @@ static void pool_make_workers(struct pool *p)
 				if (strcmp(p->w[j].spec->name, spec->name) == 0)
 					same++;
 			char *label = xasprintf("%s#%d", spec->name, same);
-			worker_init(&p->w[k], p, (int)k, (int)r, (int)s, spec,
-				    label);
+			worker_init(&p->w[k], p, &p->loop, (int)k, (int)r,
+				    (int)s, spec, label);
 			free(label);
 			idq_init(&p->w[k].inflight,
 				 (uint32_t)p->queue_size + 1);
@@ -439,6 +452,9 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	memset(p, 0, sizeof(*p));
 	p->sigfd = -1;
 	p->stats_fd = -1;
+	/* Nothing to restore on a descriptor not yet set up. */
+	p->out.fd = p->failed.fd = -1;
+	p->out.saved_flags = p->failed.saved_flags = -1;
 	p->in_watch = p->out_watch = p->sig_watch = -1;
 	p->check = check;
 	log_set_level((enum log_level)o->verbosity);
@@ -583,7 +599,7 @@ static void pool_teardown(struct pool *p)
 	if (!p->check)
 		input_close(&p->in);
 	if (p->joblog_on)
-		joblog_close(&p->joblog);
+		joblog_close(&p->joblog, p->out.written);
 	if (p->stats_fd >= 0)
 		close(p->stats_fd);
 	pool_restore_signals(p);
@@ -606,6 +622,39 @@ static int pool_exit_status(struct pool *p)
 	if (p->n_failed || p->out.err || p->stats_failed)
 		return SPOOL_EXIT_FAILED;
 	return SPOOL_EXIT_OK;
+}
+
+/* The end of a run: write what stdout still holds.  A reader that stops
+ * reading must not hold spool forever: a signal ends the wait, dropping
+ * what was not written. */
+static void pool_drain_stdout(struct pool *p)
+{
+	while (!output_flush(&p->out)) {
+		struct pollfd pfd[2] = {{p->out.fd, POLLOUT, 0},
+					{p->sigfd, POLLIN, 0}};
+		/* Interrupted: the results get what is left of the grace
+		 * period, no more. */
+		int ms = -1;
+		if (p->signal) {
+			double left =
+				p->signal_at + INTERRUPT_GRACE - mono_now();
+			if (left <= 0) {
+				buf_reset(&p->out.b);
+				return;
+			}
+			ms = (int)(left * 1000) + 1;
+		}
+		(void)poll(pfd, 2, ms);
+		struct signalfd_siginfo si;
+		if ((pfd[1].revents & POLLIN) &&
+		    xread(p->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+		    si.ssi_signo != SIGCHLD) {
+			if (!p->signal)
+				p->signal = (int)si.ssi_signo;
+			buf_reset(&p->out.b);
+			return;
+		}
+	}
 }
 
 static void pool_summary(struct pool *p)
@@ -667,7 +716,7 @@ int spool_run(const struct spool_opts *o)
 		for (size_t i = 0; i < p.nw; i++)
 			spawn_worker(&p, &p.w[i]);
 		pool_loop(&p);
-		output_drain(&p.out);
+		pool_drain_stdout(&p);
 		if (p.progress_on)
 			progress_clear(&p.progress);
 		pool_summary(&p);

@@ -22,6 +22,7 @@
 struct spec_state {
 	int failures; /* spawn failures in a row, across its replicas */
 	bool given_up;
+	bool proven; /* one of its workers has finished a task */
 };
 
 enum run_phase {
@@ -67,11 +68,13 @@ struct pool {
 	bool failed_on;
 	bool failed_streaming; /* an over-long line is being written to it */
 	int sigfd, sig_watch;
+	bool signals_set; /* the signal mask and dispositions were changed */
 
 	enum run_phase phase;
 	enum stop_reason stop;
 	int signal;         /* the first SIGINT/SIGTERM, 0 if none */
 	double drain_until; /* after a signal: in-flight tasks get until then */
+	double signal_at;   /* when the first signal came */
 	bool no_workers;    /* every spec given up */
 	bool usage_error;   /* a run-time usage error (exit 2) */
 

@@ -39,9 +39,11 @@ static void give_up_spec(struct pool *p, int spec_index, const char *why)
 	const struct worker_spec *spec = &p->cfg.specs[spec_index];
 	log_error("giving up on worker \"%s\" (workers[%d] in %s): %s",
 		  spec->name, spec_index, p->cfg.label, why);
+	/* Slots waiting to respawn after a failed spawn go with it; one
+	 * whose last process served tasks will be tried again. */
 	for (size_t i = 0; i < p->nw; i++)
 		if (p->w[i].spec_index == spec_index &&
-		    p->w[i].state == WS_BACKOFF)
+		    p->w[i].state == WS_BACKOFF && p->w[i].done == 0)
 			p->w[i].state = WS_GIVEN_UP;
 }
 
@@ -181,11 +183,14 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	}
 
 	/* A death before the first finished task is a spawn failure (a
-	 * crashing import looks just like this), unless the task being
-	 * run is known to kill workers, or spool stopped it for a timeout:
-	 * then the task is at fault, not the spawn. */
-	bool spawn_failure = !planned && w->done == 0 &&
-			     w->fault != WF_TIMEOUT && !inflight_blamed(p, w);
+	 * crashing import looks just like this), unless spool stopped it
+	 * for a timeout, or the spec has shown it can work (a worker of it
+	 * finished a task) and the task in flight has been at a death
+	 * before: then the task is at fault, not the spawn. */
+	bool spawn_failure =
+		!planned && w->done == 0 && pool_wants_workers(p) &&
+		w->fault != WF_TIMEOUT &&
+		!(p->specs[w->spec_index].proven && inflight_blamed(p, w));
 	bool quiet = p->check || p->stop == STOP_PIPE;
 	if ((!planned || (!clean && w->nflight)) && !quiet) {
 		struct buf msg = BUF_INIT;
@@ -193,8 +198,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		if (!w->up)
 			buf_adds(&msg, " while starting");
 		else if (spawn_failure)
-			buf_adds(&msg,
-				 " before finishing a task (a spawn failure)");
+			buf_adds(&msg, "; it had not finished a task yet (a "
+				       "spawn failure)");
 		if (w->tail_n) {
 			buf_adds(&msg, "; its last stderr lines:");
 			worker_add_tail(w, &msg);
@@ -235,13 +240,13 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	}
 	buf_release(&why);
 
-	if (p->check) {
+	/* A given-up spec keeps the replicas that work: only a slot whose
+	 * own spawn just failed is given up with it. */
+	if (p->check || !pool_wants_workers(p)) {
 		w->state = WS_STOPPED;
-	} else if (s->given_up) {
+	} else if (s->given_up && !w->recycle && w->done == 0) {
 		w->state = WS_GIVEN_UP;
 		log_verbose("worker %s given up", w->label);
-	} else if (!pool_wants_workers(p)) {
-		w->state = WS_STOPPED;
 	} else if (w->recycle) {
 		w->state = WS_BACKOFF;
 		w->restart_at = p->now;

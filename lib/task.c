@@ -24,6 +24,7 @@ void task_store_release(struct task_store *s)
 	for (uint32_t i = 0; i < s->cap; i++) {
 		buf_release(&s->t[i].data);
 		buf_release(&s->t[i].held);
+		free(s->t[i].why);
 	}
 	free(s->t);
 	free(s->free);
@@ -42,6 +43,7 @@ uint32_t task_alloc(struct task_store *s)
 	t->worker = -1;
 	t->sent = 0;
 	t->first = 0;
+	t->runtime = 0;
 	buf_reset(&t->data);
 	buf_reset(&t->held);
 	return slot;
@@ -51,6 +53,8 @@ void task_free(struct task_store *s, uint32_t slot)
 {
 	struct task *t = &s->t[slot];
 	t->state = T_FREE;
+	free(t->why);
+	t->why = NULL;
 	if (t->data.cap > TASK_KEEP_BYTES)
 		buf_shrink(&t->data, TASK_KEEP_BYTES);
 	if (t->held.cap > TASK_KEEP_BYTES)

@@ -20,10 +20,12 @@ struct task {
 	uint16_t attempts; /* sends that counted */
 	uint8_t state;     /* enum task_state */
 	bool ok;           /* when T_DONE */
-	bool blamed;       /* it was in flight when a healthy worker died */
+	bool blamed;       /* a worker died while it was in flight */
 	int32_t worker;    /* worker of the latest attempt, -1 before any */
 	double sent;       /* monotonic time of the latest send */
 	double first;      /* monotonic time of the first send, 0 before */
+	double runtime;    /* first send to finish, when T_DONE */
+	char *why;         /* why it failed, kept for its joblog row */
 	struct buf data;   /* the task line, without '\n' */
 	struct buf held;   /* output waiting for earlier tasks (-k) */
 };

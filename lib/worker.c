@@ -34,12 +34,13 @@ struct spawn_report {
 	int err;
 };
 
-void worker_init(struct worker *w, struct pool *p, int index, int replica,
-		 int spec_index, const struct worker_spec *spec,
+void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
+		 int replica, int spec_index, const struct worker_spec *spec,
 		 const char *label)
 {
 	memset(w, 0, sizeof(*w));
 	w->pool = p;
+	w->loop = loop;
 	w->index = index;
 	w->replica = replica;
 	w->spec_index = spec_index;
@@ -176,7 +177,10 @@ static NORETURN void child_exec(const struct worker *w, pid_t parent, int in,
 	if (cwd && chdir(cwd) != 0)
 		child_fail(report, STAGE_CHDIR, errno);
 	(void)w;
-	execvpe(argv[0], argv, envp);
+	/* execvp looks cmd[0] up on the PATH of environ: make that the
+	 * worker's own, so a spec's "env": {"PATH": ...} is obeyed. */
+	environ = envp;
+	execvp(argv[0], argv);
 	child_fail(report, STAGE_EXEC, errno);
 }
 
@@ -308,6 +312,12 @@ void worker_signal(struct worker *w, int sig)
 
 void worker_close_stdin(struct worker *w)
 {
+	/* Unwatch before closing: a closed fd left in the poll set reports
+	 * POLLNVAL on every turn (a spin), and its number may be reused. */
+	if (w->w_in >= 0 && w->loop) {
+		loop_del(w->loop, w->w_in);
+		w->w_in = -1;
+	}
 	if (w->fd_in >= 0) {
 		close(w->fd_in);
 		w->fd_in = -1;

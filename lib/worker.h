@@ -18,6 +18,7 @@
 #include "config.h"
 #include "idq.h"
 #include "linebuf.h"
+#include "loop.h"
 #include "proto.h"
 
 enum worker_state {
@@ -47,8 +48,9 @@ struct pool;
 
 struct worker {
 	struct pool *pool;
-	int index;   /* in the whole pool, from 0 */
-	int replica; /* within its spec, from 0 */
+	struct loop *loop; /* where its pipes are watched */
+	int index;         /* in the whole pool, from 0 */
+	int replica;       /* within its spec, from 0 */
 	int spec_index;
 	const struct worker_spec *spec;
 	const struct codec *codec;
@@ -102,8 +104,8 @@ struct worker {
 	double read_at; /* stdout not watched until then (coalescing) */
 };
 
-void worker_init(struct worker *w, struct pool *p, int index, int replica,
-		 int spec_index, const struct worker_spec *spec,
+void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
+		 int replica, int spec_index, const struct worker_spec *spec,
 		 const char *label);
 void worker_release(struct worker *w);
 
