@@ -144,3 +144,19 @@ spec() {
 	assert_output ''
 	[[ $stderr == *"workers[0].replicas"* ]] || fail "stderr: $stderr"
 }
+
+@test "a worker whose ready line comes after startup_timeout is not reported up" {
+	# It ignores SIGTERM, so it is still there to write its line after
+	# the timeout: that late line must not count.
+	write_pool pool.json '{"workers": [{"name": "late", "ready": "line", "startup_timeout": 0.3,
+		"cmd": ["sh", "-c", "trap \"\" TERM; until [ -e '"$PWD"'/gate ]; do sleep 0.05; done; echo ready; exec sleep 30"]}]}'
+	"$SPOOL" check -w pool.json >out 2>err 3>&- &
+	local pid=$!
+	# Open the gate once spool has given up waiting (it sent SIGTERM).
+	wait_for 30 grep -q 'not ready after 0.3s' out err
+	touch gate
+	local rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 3 ] || fail "check exited $rc, not 3"
+	grep -q $'^late#0\tpid [0-9]*\tFAILED: .*not ready after 0.3s' out
+}

@@ -113,3 +113,14 @@ EOF
 	on_stderr assert_line '[e#0] FOO=inner'
 	on_stderr assert_line '[e#0] SPOOL_NAME=e'
 }
+
+@test "a spec's env PATH is where cmd[0] is looked up" {
+	mkdir -p private
+	printf '#!/bin/sh\nexec cat\n' >private/spool-private-tool
+	chmod +x private/spool-private-tool
+	write_pool pool.json "{\"workers\": [{\"cmd\": [\"spool-private-tool\"],
+		\"env\": {\"PATH\": \"$PWD/private:/usr/bin:/bin\"}}]}"
+	run --separate-stderr spool run -w pool.json <<<'{"x":1}'
+	assert_success
+	assert_output '{"x":1}'
+}

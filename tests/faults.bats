@@ -390,12 +390,16 @@ gave_up() {
 	run --separate-stderr spool_t run -w pool.json --failed failed --tag tasks.ndjson
 	[ "$status" -eq 3 ]
 	printf '%s\n' "$output" >out
-	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) exited with status 1 before finishing a task( \(a spawn failure\))?$')" -eq 5 ]
-	# Those deaths charged the oldest task each time: it ran out of attempts.
-	[ "$(count_matching '^spool: tasks\.ndjson:1: failed after 3 attempts: worker fw#0 \(pid [0-9]+\) exited with status 1$')" -eq 1 ]
-	gave_up 7
+	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) exited with status 1; it had not finished a task yet \(a spawn failure\)$')" -eq 5 ]
+	# Each death charged the oldest task in flight; as the spec never
+	# finished a task, a charged task waits behind the others, so five
+	# different tasks were tried once each: the worker is at fault, and
+	# no task ran out of attempts.
+	[ "$(count_matching 'failed after')" -eq 0 ]
+	gave_up 8
 	same_set failed tasks.ndjson
 	tag_complete 8 out
+	[ "$(jq -c 'select(.error.attempts == 1) | .seq' out | wc -l)" -eq 5 ]
 }
 
 @test "spawn failure: a worker whose import crashes; traceback tail logged; exit 3" {
@@ -527,4 +531,69 @@ gave_up() {
 	[ "$status" -eq 1 ]
 	printf '%s\n' "$output" >out
 	tag_complete 8 out
+}
+
+@test "--strict also stops a run whose input was all read already" {
+	# 10 tasks fit in the window, so the input is read to its end before
+	# the first answer: the failure must still stop what is not started.
+	seq 10 >tasks.txt
+	run --separate-stderr spool_t run --raw --strict -r 0 -j 1 --inflight 1 \
+		-c 'while read l; do [ "$l" = 3 ] && exit 1; echo "$l"; done' tasks.txt
+	[ "$status" -eq 1 ]
+	[ "$output" = "$(printf '1\n2')" ]
+	[ "$(count_matching '^spool: --strict: stopped at the first failure; 7 tasks not started$')" -eq 1 ]
+}
+
+@test "two poison tasks at the start of a one-worker run do not give the spec up" {
+	# Both kill a fresh worker; until the spec has finished a task, a
+	# charged task waits behind the others, so task 3 proves the worker
+	# can work and the poison tasks alone fail.
+	printf '{"bad":1}\n{"bad":2}\n{"x":3}\n{"x":4}\n{"x":5}\n' >tasks.ndjson
+	run --separate-stderr spool_t run -j 1 \
+		-c 'while read l; do case $l in *bad*) kill -SEGV $$;; esac; echo "$l"; done' tasks.ndjson
+	[ "$status" -eq 1 ]
+	same_set <(printf '%s\n' "$output") <(printf '{"x":3}\n{"x":4}\n{"x":5}\n')
+	[ "$(count_matching 'giving up')" -eq 0 ]
+	[ "$(count_matching '^spool: tasks\.ndjson:[12]: failed after 3 attempts')" -eq 2 ]
+}
+
+@test "a spec given up for one bad replica keeps its good one, and a run that finishes exits 0" {
+	# Replica 1 can never start; replica 0 serves every task.  Giving
+	# the spec up must not stop replica 0, nor make the run exit 3.
+	# Replica 0 holds its first task until the spec has been given up
+	# (a gate file), so the give-up happens mid-run; max_tasks then
+	# recycles replica 0 too.
+	write_pool pool.json "{\"workers\":[{\"name\":\"rep\",\"replicas\":2,\"ready\":\"line\",
+		\"cmd\":[\"sh\",\"-c\",\"[ {replica} = 1 ] && exit 1; echo up; read l; until [ -e '$PWD/gate' ]; do sleep 0.05; done; echo \\\"\$l\\\"; exec cat\"],
+		\"max_tasks\":2}]}"
+	seq_tasks 6 >tasks.ndjson
+	"$SPOOL" run -w pool.json -k tasks.ndjson >out 2>err 3>&- &
+	local pid=$!
+	wait_for 30 grep -q '^spool: giving up on worker "rep"' err
+	touch gate
+	local status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 0 ]
+	diff out tasks.ndjson
+	[ "$(grep -c '^spool: giving up on worker "rep"' err)" -eq 1 ]
+	! grep -q 'no workers left' err
+}
+
+@test "timeout, spool protocol: a task queued behind others on its worker is not charged for the wait" {
+	# Four tasks of 0.4 s go to one worker at once (--inflight 4); it runs
+	# them one after another.  Timed from the send, the third and fourth
+	# would pass -t 1; timed from when they become the oldest, none does.
+	for i in 1 2 3 4; do printf '{"x":%d,"sleep":0.4}\n' "$i"; done >tasks.ndjson
+	cat >sleeper.py <<'PY'
+import time, spool_worker
+class W(spool_worker.Worker):
+    def execute(self, task):
+        time.sleep(task["sleep"])
+        return task
+spool_worker.run(W)
+PY
+	write_pool pool.json "{\"workers\":[{\"cmd\":[\"python3\",\"$PWD/sleeper.py\"],\"protocol\":\"spool\"}]}"
+	run --separate-stderr spool_t run -w pool.json --inflight 4 -t 1 -r 0 tasks.ndjson
+	[ "$status" -eq 0 ]
+	same_set <(printf '%s\n' "$output") tasks.ndjson
 }

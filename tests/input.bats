@@ -157,3 +157,13 @@ big_line() {
 	done
 	rm -f big.ndjson failed
 }
+
+@test "an input that fails while read is named, the others still run, exit 2" {
+	# Reading /proc/self/mem fails (EIO) at once.
+	[ -r /proc/self/mem ] || skip "no /proc/self/mem to fail on"
+	seq_tasks 3 >tasks.ndjson
+	run --separate-stderr spool run -c cat -j 1 /proc/self/mem tasks.ndjson
+	assert_failure 2
+	assert_output "$(cat tasks.ndjson)"
+	on_stderr assert_line --regexp '^spool: /proc/self/mem: read error: .*; the rest of it is not read$'
+}

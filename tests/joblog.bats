@@ -226,3 +226,37 @@ field() {
 	on_stderr assert_output --partial "no/such/dir/jl.tsv"
 	[[ ! -e worker-ran ]] || fail "a worker was started"
 }
+
+@test "--joblog: a task is logged ok only once its result is written" {
+	# stdout cannot be written (/dev/full): no result is out, so no row
+	# may say ok, or --resume would skip tasks whose results were lost.
+	seq_tasks 5 >tasks.ndjson
+	run --separate-stderr bash -c "'$SPOOL' run -c cat -j 1 --joblog jl.tsv tasks.ndjson >/dev/full"
+	assert_equal "$status" 1
+	on_stderr assert_output --partial "stdout: write error"
+	assert_equal "$(jl_count jl.tsv)" 0
+	# So resuming runs them all.
+	run --separate-stderr spool run -c cat -j 1 --joblog jl.tsv --resume tasks.ndjson
+	assert_success
+	assert_equal "${#lines[@]}" 5
+}
+
+@test "--joblog with -k: results held for their turn are not logged yet" {
+	# Task 1 blocks; 2 to 4 finish but wait behind it (-k), unwritten.
+	# Their rows must not be in the joblog while they wait.  With one
+	# task in flight per worker, the other worker is sent task 5 only
+	# after spool has read the answers to 2, 3 and 4.
+	printf '{"x":1,"started":"%s/started","wait":"%s/gate"}\n' "$PWD" "$PWD" >tasks.ndjson
+	seq_tasks 3 2 >>tasks.ndjson
+	printf '{"x":5,"started":"%s/started5"}\n' "$PWD" >>tasks.ndjson
+	"$SPOOL" run -c "$WW" -j 2 -k --inflight 1 --joblog jl.tsv tasks.ndjson >out 2>err 3>&- &
+	local pid=$!
+	wait_for 30 test -e started
+	wait_for 30 test -e started5
+	assert_equal "$(jl_count jl.tsv)" 0
+	touch gate
+	local rc=0
+	wait "$pid" || rc=$?
+	assert_equal "$rc" 0
+	assert_equal "$(jl_count jl.tsv)" 5
+}

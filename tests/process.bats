@@ -204,3 +204,20 @@ no_workers_left() {
 	assert_success
 	on_stderr assert_line --regexp '^spool: giving up on worker "worker"'
 }
+
+@test "a usage or config error leaves the caller's descriptors as they were" {
+	# A non-blocking stdin pipe (as some callers hand down) must keep its
+	# flags when spool stops before running anything.
+	run python3 - "$SPOOL" <<'PY'
+import fcntl, os, subprocess, sys
+r, w = os.pipe()
+fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)
+for args in (["run", "-c", "cat", "no-such-input"], ["run", "-w", "no-such-pool.json"]):
+    p = subprocess.run([sys.argv[1]] + args, stdin=r, capture_output=True)
+    assert p.returncode == 2, (args, p.returncode)
+    assert fcntl.fcntl(r, fcntl.F_GETFL) & os.O_NONBLOCK, ("flags lost", args)
+print("kept")
+PY
+	assert_success
+	assert_output kept
+}
