@@ -70,8 +70,10 @@ ssize_t linebuf_fill(struct linebuf *lb, int fd, size_t want)
 	return r;
 }
 
-enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
-				 size_t *len)
+/* Everything but a plain complete line: partial lines, the end of the
+ * input, over-long lines. */
+static enum linebuf_result next_slow(struct linebuf *lb, const char **line,
+				     size_t *len)
 {
 	for (;;) {
 		char *base = lb->p;
@@ -135,4 +137,26 @@ enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
 		*len = n;
 		return LB_LINE;
 	}
+}
+
+enum linebuf_result linebuf_next(struct linebuf *lb, const char **line,
+				 size_t *len)
+{
+	/* The common case, kept short: a complete line of a sane length. */
+	if (LIKELY(!lb->skipping && lb->scan < lb->end)) {
+		char *s = lb->p + lb->start;
+		char *nl = memchr(lb->p + lb->scan, '\n', lb->end - lb->scan);
+		if (LIKELY(nl != NULL)) {
+			size_t n = (size_t)(nl - s);
+			if (n && s[n - 1] == '\r')
+				n--;
+			if (LIKELY(n <= lb->max)) {
+				lb->start = lb->scan = (size_t)(nl - lb->p) + 1;
+				*line = s;
+				*len = n;
+				return LB_LINE;
+			}
+		}
+	}
+	return next_slow(lb, line, len);
 }

@@ -11,7 +11,9 @@
 
 void task_store_init(struct task_store *s, uint32_t cap)
 {
-	s->t = xcalloc(cap, sizeof(*s->t));
+	/* Cache-line aligned, as struct task asks. */
+	s->t = xaligned_alloc(64, (size_t)cap * sizeof(*s->t));
+	memset(s->t, 0, (size_t)cap * sizeof(*s->t));
 	s->cap = cap;
 	s->free = xcalloc(cap, sizeof(uint32_t));
 	s->nfree = cap;

@@ -13,22 +13,25 @@ enum task_state {
 	T_DONE,     /* finished; output held until its turn (-k) */
 };
 
+/* What every task touches comes first, in one cache line; the rest is
+ * for reports, retries and -k. */
 struct task {
+	struct buf data;   /* the task line, without '\n' */
 	uint64_t seq;      /* from 1, across all inputs */
-	uint64_t line;     /* line number within its input */
-	uint32_t src;      /* input index */
+	double sent;       /* monotonic time of the latest send */
+	double first;      /* monotonic time of the first send, 0 before */
+	int32_t worker;    /* worker of the latest attempt, -1 before any */
 	uint16_t attempts; /* sends that counted */
 	uint8_t state;     /* enum task_state */
 	bool ok;           /* when T_DONE */
-	bool blamed;       /* a worker died while it was in flight */
-	int32_t worker;    /* worker of the latest attempt, -1 before any */
-	double sent;       /* monotonic time of the latest send */
-	double first;      /* monotonic time of the first send, 0 before */
-	double runtime;    /* first send to finish, when T_DONE */
-	char *why;         /* why it failed, kept for its joblog row */
-	struct buf data;   /* the task line, without '\n' */
-	struct buf held;   /* output waiting for earlier tasks (-k) */
-};
+
+	struct buf held; /* output waiting for earlier tasks (-k) */
+	uint64_t line;   /* line number within its input */
+	uint32_t src;    /* input index */
+	bool blamed;     /* a worker died while it was in flight */
+	double runtime;  /* first send to finish, when T_DONE */
+	char *why;       /* why it failed, kept for its joblog row */
+} __attribute__((aligned(64)));
 
 struct task_store {
 	struct task *t;

@@ -47,6 +47,14 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+void *xaligned_alloc(size_t align, size_t n)
+{
+	void *p = aligned_alloc(align, n ? n : align);
+	if (!p)
+		out_of_memory(n);
+	return p;
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));
