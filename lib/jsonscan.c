@@ -243,10 +243,12 @@ bool json_check(const char *s, size_t n, struct json_error *err)
 	return true;
 }
 
-bool json_has_space(const char *s, size_t n)
+/* Offset of the first insignificant whitespace in s[i..n) (valid JSON,
+ * i outside any string), or n. */
+static size_t next_space(const char *s, size_t n, size_t i)
 {
 	bool in_str = false;
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		char c = s[i];
 		if (in_str) {
 			if (c == '\\')
@@ -256,30 +258,25 @@ bool json_has_space(const char *s, size_t n)
 		} else if (c == '"') {
 			in_str = true;
 		} else if (is_ws(c)) {
-			return true;
+			return i;
 		}
 	}
-	return false;
+	return n;
+}
+
+bool json_has_space(const char *s, size_t n)
+{
+	return next_space(s, n, 0) < n;
 }
 
 void json_minify(const char *s, size_t n, struct buf *out)
 {
 	buf_reserve(out, n);
-	bool in_str = false;
 	size_t run = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (is_ws(c)) {
-			buf_add(out, s + run, i - run);
-			run = i + 1;
-		}
+	for (size_t i = next_space(s, n, 0); i < n;
+	     i = next_space(s, n, i + 1)) {
+		buf_add(out, s + run, i - run);
+		run = i + 1;
 	}
 	buf_add(out, s + run, n - run);
 }
