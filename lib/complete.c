@@ -85,13 +85,10 @@ void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 	struct buf *dst = out_dst(p, slot);
 	if (is_json && json_has_space(res, n)) {
 		/* Results are written as compact JSON, one line each. */
-		size_t mark = dst->len;
-		json_minify(res, n, dst);
-		size_t len = dst->len - mark;
-		char *copy = xstrndup(dst->p + mark, len);
-		dst->len = mark;
-		output_add_result(dst, p->tag, true, t->seq, copy, len);
-		free(copy);
+		buf_reset(&p->scratch);
+		json_minify(res, n, &p->scratch);
+		output_add_result(dst, p->tag, true, t->seq, p->scratch.p,
+				  p->scratch.len);
 	} else {
 		output_add_result(dst, p->tag, is_json, t->seq, res, n);
 	}

@@ -602,6 +602,7 @@ static void pool_teardown(struct pool *p)
 		joblog_close(&p->joblog, p->out.written);
 	if (p->stats_fd >= 0)
 		close(p->stats_fd);
+	buf_release(&p->scratch);
 	pool_restore_signals(p);
 	loop_release(&p->loop);
 	config_release(&p->cfg);

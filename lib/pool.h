@@ -78,6 +78,8 @@ struct pool {
 	bool no_workers;    /* every spec given up */
 	bool usage_error;   /* a run-time usage error (exit 2) */
 
+	struct buf scratch; /* reused for compacting results */
+
 	uint64_t seq;
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
