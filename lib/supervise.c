@@ -163,7 +163,6 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	drain_dead_worker(p, w);
 	pid_t pid = w->pid;
 	w->pid = 0;
-	w->wstatus = wstatus;
 	enum worker_state was = w->state;
 	bool planned = (was == WS_DRAINING) ||
 		       (was == WS_STOPPING && w->fault == WF_SHUTDOWN);

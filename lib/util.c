@@ -267,14 +267,6 @@ int fd_set_nonblock(int fd, bool on)
 	return fcntl(fd, F_SETFL, want);
 }
 
-int fd_set_cloexec(int fd)
-{
-	int fl = fcntl(fd, F_GETFD);
-	if (fl < 0)
-		return -1;
-	return fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-}
-
 ssize_t xread(int fd, void *p, size_t n)
 {
 	ssize_t r;

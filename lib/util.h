@@ -101,7 +101,6 @@ double mono_now(void);
 double wall_now(void);
 
 int fd_set_nonblock(int fd, bool on);
-int fd_set_cloexec(int fd);
 /* read/write that retry on EINTR. */
 ssize_t xread(int fd, void *p, size_t n);
 ssize_t xwrite(int fd, const void *p, size_t n);

@@ -271,7 +271,6 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 	w->signalled = false;
 	w->term_at = w->kill_at = 0;
 	w->recycle = false;
-	w->wstatus = 0;
 	w->rbuf.eof = w->ebuf.eof = false;
 	w->rbuf.start = w->rbuf.end = w->rbuf.scan = 0;
 	w->rbuf.skipping = false;

@@ -73,7 +73,7 @@ struct worker {
 	struct idq inflight;
 	uint32_t nflight;
 	long limit;          /* most in flight now */
-	double oldest_since; /* lines: when the oldest became oldest */
+	double oldest_since; /* when the oldest in flight became oldest */
 
 	/* Ending a process. */
 	enum worker_fault fault;
@@ -84,7 +84,6 @@ struct worker {
 	double kill_at;      /* send SIGKILL at */
 	double restart_at;   /* BACKOFF: spawn at */
 	bool recycle;        /* DRAINING to be replaced (max_tasks) */
-	int wstatus;
 
 	/* The last lines it wrote on stderr, for death reports. */
 	char *tail[WORKER_TAIL_LINES];

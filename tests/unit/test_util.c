@@ -247,8 +247,6 @@ static void test_fds(void)
 	TEST(fd_set_nonblock(p[0], false) == 0 &&
 		     !(fcntl(p[0], F_GETFL) & O_NONBLOCK),
 	     "fd_set_nonblock off");
-	TEST(fd_set_cloexec(p[1]) == 0 && (fcntl(p[1], F_GETFD) & FD_CLOEXEC),
-	     "fd_set_cloexec");
 	TEST(write_all(p[1], "hello", 5) == 0, "write_all");
 	char got[8] = {0};
 	TEST(xread(p[0], got, sizeof(got)) == 5 && memcmp(got, "hello", 5) == 0,
