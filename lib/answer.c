@@ -84,7 +84,9 @@ static void protocol_error(struct pool *p, struct worker *w, const char *why,
 {
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "protocol error: %s; it wrote: ", why);
-	buf_add(&b, line, MIN(n, 200));
+	/* What a worker wrote may hold anything (NUL, escapes, broken
+	 * UTF-8): shown escaped, on one line. */
+	log_escape(&b, line, MIN(n, 200));
 	if (n > 200)
 		buf_addf(&b, "... (%zu bytes)", n);
 	buf_addc(&b, '\0');
@@ -95,18 +97,22 @@ static void protocol_error(struct pool *p, struct worker *w, const char *why,
 /* Find and remove the in-flight task with this id (spool protocol). */
 static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 {
-	for (uint32_t i = 0; i < w->inflight.len; i++) {
-		uint32_t slot = idq_at(&w->inflight, i);
-		if (slot == IDQ_HOLE || pool_task(p, slot)->seq != id)
-			continue;
-		idq_set(&w->inflight, i, IDQ_HOLE);
-		idq_trim(&w->inflight);
-		w->nflight--;
-		if (i == 0)
-			w->oldest_since = p->now; /* a new oldest */
-		return slot;
-	}
-	return IDQ_HOLE;
+	uint32_t slot = idmap_get(&p->byid, id);
+	if (slot == IDMAP_NONE || pool_task(p, slot)->worker != w->index)
+		return IDQ_HOLE;
+	if (slot == w->fl_head)
+		w->oldest_since = p->now; /* a new oldest */
+	inflight_remove(p, w, slot);
+	return slot;
+}
+
+/* A lines worker answers in order: the oldest in flight. */
+static uint32_t take_oldest(struct pool *p, struct worker *w)
+{
+	uint32_t slot = w->fl_head;
+	inflight_remove(p, w, slot);
+	w->oldest_since = p->now;
+	return slot;
 }
 
 static void answer_spawn(struct pool *p, struct worker *w, const char *line,
@@ -156,17 +162,19 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 	}
 	if (!w->codec->by_id) {
 		if (!w->nflight) {
+			/* Its answers and tasks no longer pair up: the
+			 * results it gave may belong to other tasks. */
+			p->out_of_step = true;
 			protocol_error(
 				p, w,
-				"a line with no task in flight "
-				"(a lines worker writes one line per task)",
+				"a line with no task in flight (a lines worker "
+				"writes exactly one line per task; its earlier "
+				"answers may have been given to the wrong "
+				"tasks)",
 				line, n);
 			return;
 		}
-		uint32_t slot = idq_pop_front(&w->inflight);
-		w->nflight--;
-		w->oldest_since = p->now;
-		task_ok(p, w, slot, line, n, false);
+		task_ok(p, w, take_oldest(p, w), line, n, false);
 		return;
 	}
 	struct answer a;
@@ -215,11 +223,8 @@ static void answer_too_long(struct pool *p, struct worker *w, size_t n)
 		protocol_error(p, w, why, "", 0);
 		return;
 	}
-	uint32_t slot = idq_pop_front(&w->inflight);
-	w->nflight--;
-	w->oldest_since = p->now;
 	w->done++;
-	task_fail(p, slot, "answer longer than 64 MiB", FAIL_SAY);
+	task_fail(p, take_oldest(p, w), "answer longer than 64 MiB", FAIL_SAY);
 }
 
 void worker_lines(struct pool *p, struct worker *w)

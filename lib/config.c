@@ -225,7 +225,7 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 static const char *const spec_keys[] = {
 	"name",      "cmd",      "protocol", "spawn",   "env",
 	"cwd",       "replicas", "inflight", "timeout", "startup_timeout",
-	"max_tasks", "ready",
+	"max_tasks", "ready",    "buffered",
 };
 
 static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
@@ -255,7 +255,7 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 				     "spawn, env, "
 				     "cwd, replicas, inflight, timeout, "
 				     "startup_timeout, "
-				     "max_tasks, ready)");
+				     "max_tasks, ready, buffered)");
 			free(p);
 			return r;
 		}
@@ -397,6 +397,20 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 			goto out;
 		}
 	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "buffered"))) {
+		PLACE("buffered");
+		if (!cJSON_IsBool(v)) {
+			r = fail(c, p, v, "expected true or false");
+			goto out;
+		}
+		w->buffered = cJSON_IsTrue(v);
+		if (w->buffered && w->protocol == PROTO_SPOOL) {
+			r = fail(c, p, NULL,
+				 "only for the lines protocol (a spool worker "
+				 "answers each request as it goes)");
+			goto out;
+		}
+	}
 out:
 #undef PLACE
 	free(p);
@@ -450,7 +464,8 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 	cJSON_ArrayForEach(v, root)
 	{
 		static const char *const keys[] = {"workers", "order",
-						   "queue_size", "retries"};
+						   "queue_size", "retries",
+						   "order_buffer"};
 		bool known = false;
 		for (size_t k = 0; k < ARRAY_SIZE(keys); k++)
 			if (strcmp(v->string, keys[k]) == 0)
@@ -458,7 +473,7 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 		if (!known) {
 			r = fail(&c, v->string, NULL,
 				 "unknown key (known: workers, order, "
-				 "queue_size, retries)");
+				 "queue_size, retries, order_buffer)");
 			goto out;
 		}
 	}
@@ -508,6 +523,20 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 	if ((v = cJSON_GetObjectItemCaseSensitive(root, "retries")) &&
 	    (r = get_long(&c, "retries", v, 0, RETRIES_MAX, &cfg->retries)))
 		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(root, "order_buffer"))) {
+		long bytes = -1;
+		if (cJSON_IsString(v))
+			bytes = parse_size(v->valuestring);
+		else if (is_integer(v, 1, 1e15))
+			bytes = (long)v->valuedouble;
+		if (bytes < 1) {
+			r = fail(&c, "order_buffer", v,
+				 "expected a size in bytes, like 67108864 or "
+				 "\"64M\" (K, M, G: powers of 1024)");
+			goto out;
+		}
+		cfg->order_buffer = bytes;
+	}
 out:
 	cJSON_Delete(root);
 	return r;
@@ -595,6 +624,8 @@ void config_from_command(struct pool_config *cfg, const char *command,
 	}
 	free(word);
 	w->spawn_json = xstrdup("{}");
+	/* jq's {name} and the shell's ${name} reach the shell as typed. */
+	w->literal = true;
 	w->replicas = jobs;
 	w->startup_timeout = 60;
 	w->inflight = 0; /* auto */

@@ -28,6 +28,8 @@ struct worker_spec {
 	double startup_timeout; /* 0: none */
 	long max_tasks;         /* 0: never recycle */
 	enum ready_mode ready;
+	bool buffered; /* lines worker that buffers its output (§4.1) */
+	bool literal;  /* -c: the command is used as typed (no {name}) */
 	bool timeout_set, inflight_set;
 };
 
@@ -37,6 +39,7 @@ struct pool_config {
 	size_t nspecs;
 	int order;       /* -1 unset, 0 completion, 1 input */
 	long queue_size; /* 0 unset */
+	long order_buffer; /* 0 unset */
 	long retries;    /* -1 unset */
 };
 

@@ -1,11 +1,13 @@
-/* dispatch.c - the window and dispatch: read task lines while the window
- * has room, validate and number them, and hand them to the ready workers
- * with the fewest in flight, each up to its in-flight limit ("inflight
- * auto" sizes it from the worker's measured time per task). */
+/* dispatch.c - queues and dispatch: the tasks clients submitted wait in
+ * their client's queue; clients take turns (round robin), so a client
+ * submitting a million tasks does not starve one submitting one.  Tasks
+ * go to the ready workers with the fewest in flight, each up to its
+ * in-flight limit ("inflight auto" sizes it from the worker's measured
+ * time per task).  A suspect (a task that was in flight at a death whose
+ * cause is unknown) runs alone on a worker. */
 #define _GNU_SOURCE
 #include "pool.h"
 #include "log.h"
-#include "jsonscan.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,139 +16,142 @@
 /* inflight auto: keep about this much work queued at each worker. */
 #define AUTO_TARGET 0.0005
 
-static void bad_line(struct pool *p, uint32_t slot, const char *why)
+/* --- A worker's in-flight list -------------------------------------- */
+
+void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
 {
-	task_fail(p, slot, why, FAIL_SAY);
+	struct task *t = pool_task(p, slot);
+	t->next = IDQ_HOLE;
+	t->prev = w->fl_tail;
+	if (w->fl_tail != IDQ_HOLE)
+		pool_task(p, w->fl_tail)->next = slot;
+	else
+		w->fl_head = slot;
+	w->fl_tail = slot;
+	w->nflight++;
+	if (w->codec->by_id)
+		idmap_put(&p->byid, t->id, slot);
 }
 
-/* A line over 64 MiB is never held in memory, yet it must reach --failed
- * whole: its pieces are written straight to the file as they are read,
- * while other failed lines wait in the queue. */
-static void long_line_piece(struct pool *p, const struct input_line *l)
+void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
 {
-	if (!p->failed_on)
+	struct task *t = pool_task(p, slot);
+	if (t->prev != IDQ_HOLE)
+		pool_task(p, t->prev)->next = t->next;
+	else
+		w->fl_head = t->next;
+	if (t->next != IDQ_HOLE)
+		pool_task(p, t->next)->prev = t->prev;
+	else
+		w->fl_tail = t->prev;
+	t->next = t->prev = IDQ_HOLE;
+	w->nflight--;
+	if (w->codec->by_id)
+		idmap_del(&p->byid, t->id);
+}
+
+/* --- Queues --------------------------------------------------------- */
+
+static void ring_add(struct pool *p, struct client *c)
+{
+	if (c->in_ring)
 		return;
-	if (!p->failed_streaming) {
-		output_drain(&p->failed); /* earlier failures first */
-		p->failed_streaming = true;
+	c->in_ring = true;
+	if (!p->ring) {
+		c->rr_next = c->rr_prev = c;
+		p->ring = c;
+		return;
 	}
-	if (write_all(p->failed.fd, l->p, l->n) != 0 ||
-	    (!l->more && write_all(p->failed.fd, "\n", 1) != 0))
-		p->failed.err = errno;
-	if (!l->more)
-		p->failed_streaming = false;
+	/* Last in turn: just before the one whose turn it is. */
+	c->rr_next = p->ring;
+	c->rr_prev = p->ring->rr_prev;
+	c->rr_prev->rr_next = c;
+	p->ring->rr_prev = c;
 }
 
-/* --resume: true when this task is skipped (logged ok, same line).  A
- * line that differs from the logged one stops the run (exit 2). */
-static bool resume_skip(struct pool *p, uint64_t seq,
-			const struct input_line *l, bool toolong)
+static void ring_remove(struct pool *p, struct client *c)
 {
-	uint64_t logged = 0;
-	uint64_t hash = joblog_hash(toolong ? "" : l->p, toolong ? 0 : l->n);
-	switch (joblog_check(&p->joblog, seq, hash, &logged)) {
-	case JL_SKIP:
-		p->n_skipped++;
-		p->progress.dirty = true;
-		return true;
-	case JL_RUN:
-		return false;
-	case JL_CHANGED:
-		break;
+	if (!c->in_ring)
+		return;
+	c->in_ring = false;
+	if (c->rr_next == c) {
+		p->ring = NULL;
+	} else {
+		c->rr_prev->rr_next = c->rr_next;
+		c->rr_next->rr_prev = c->rr_prev;
+		if (p->ring == c)
+			p->ring = c->rr_next;
 	}
-	log_error("%s:%llu: this line differs from task %llu in the joblog %s "
-		  "(hash %016llx, logged %016llx): the input changed since "
-		  "that run; "
-		  "resume with the same input, or start a new --joblog",
-		  pool_src_name(p, l->src), (unsigned long long)l->line,
-		  (unsigned long long)seq, p->joblog.path,
-		  (unsigned long long)hash, (unsigned long long)logged);
-	p->usage_error = true;
-	p->n_read--;
-	p->seq--;
-	p->stop = STOP_CHANGED;
-	p->phase = PH_DRAIN;
-	return true;
+	c->rr_next = c->rr_prev = NULL;
 }
 
-static void pool_read(struct pool *p)
+void pool_queue(struct pool *p, uint32_t slot, bool front)
 {
-	p->read_held = false;
-	/* An over-long line being copied to --failed is read to its end
-	 * even when the run stops reading (--strict, a signal). */
-	while ((p->phase == PH_RUN || p->failed_streaming) && !p->check) {
-		if (!p->failed_streaming) {
-			if (buf_used(&p->out.b) > OUTPUT_HIGH_WATER) {
-				/* Go on once stdout has caught up. */
-				p->read_held = true;
-				return;
-			}
-			if (!p->ts.nfree)
-				return;
-		}
-		struct input_line l;
-		enum input_result r = input_next(&p->in, &l);
-		if (r == IN_WAIT)
-			return;
-		if (r == IN_MORE) {
-			long_line_piece(p, &l);
-			continue;
-		}
-		if (r == IN_ERROR) {
-			log_error("%s: read error: %s; the rest of it is not "
-				  "read",
-				  pool_src_name(p, l.src), strerror(l.err));
-			p->usage_error = true;
-			if (p->failed_streaming) {
-				/* End the cut line where it was cut. */
-				l.more = false;
-				l.n = 0;
-				long_line_piece(p, &l);
-			}
-			continue;
-		}
-		if (p->phase != PH_RUN)
-			return;
-		if (r == IN_END) {
-			p->stop = STOP_EOF;
-			p->phase = PH_DRAIN;
-			return;
-		}
-		uint64_t seq = ++p->seq;
-		p->n_read++;
-		if (p->resume && resume_skip(p, seq, &l, r == IN_TOOLONG))
-			continue;
-		uint32_t slot = task_alloc(&p->ts);
-		struct task *t = pool_task(p, slot);
-		t->seq = seq;
-		t->src = l.src;
-		t->line = l.line;
-		if (p->order_on)
-			reorder_push(&p->order, slot);
-		if (r == IN_TOOLONG) {
-			bad_line(p, slot, "line longer than 64 MiB");
-			long_line_piece(p, &l);
-			continue;
-		}
-		buf_add(&t->data, l.p, l.n);
-		struct json_error e;
-		if (!p->raw && !json_check(l.p, l.n, &e)) {
-			char why[160];
-			snprintf(why, sizeof(why),
-				 "invalid JSON at column %zu: %s", e.pos + 1,
-				 e.why);
-			bad_line(p, slot, why);
-			continue;
-		}
-		if (p->no_workers) {
-			p->n_no_workers++;
-			task_fail(p, slot, "no workers left", FAIL_QUIET);
-			continue;
-		}
-		t->state = T_QUEUED;
-		idq_push_back(&p->queue, slot);
+	struct task *t = pool_task(p, slot);
+	t->state = T_QUEUED;
+	if (t->flags & TF_SUSPECT) {
+		if (front)
+			idq_push_front(&p->suspects, slot);
+		else
+			idq_push_back(&p->suspects, slot);
+		return;
 	}
+	struct client *c = t->owner;
+	if (front)
+		idq_push_front(&c->queue, slot);
+	else
+		idq_push_back(&c->queue, slot);
+	p->nqueued++;
+	ring_add(p, c);
 }
+
+/* The next task to dispatch, clients taking turns; IDQ_HOLE when none
+ * may go now. */
+static uint32_t next_task(struct pool *p)
+{
+	size_t tries = 0;
+	while (p->ring) {
+		struct client *c = p->ring;
+		if (!c->queue.len) {
+			ring_remove(p, c);
+			continue;
+		}
+		uint32_t slot = idq_at(&c->queue, 0);
+		if (c->paused && !c->ops->may_dispatch(c, slot)) {
+			/* Every waiting client is paused: nothing goes. */
+			if (++tries > p->nqueued)
+				return IDQ_HOLE;
+			p->ring = c->rr_next;
+			continue;
+		}
+		(void)idq_pop_front(&c->queue);
+		p->nqueued--;
+		if (!c->queue.len)
+			ring_remove(p, c);
+		else
+			p->ring = c->rr_next;
+		return slot;
+	}
+	return IDQ_HOLE;
+}
+
+uint32_t pool_unqueue(struct pool *p)
+{
+	if (p->suspects.len)
+		return idq_pop_front(&p->suspects);
+	while (p->ring) {
+		struct client *c = p->ring;
+		if (!c->queue.len) {
+			ring_remove(p, c);
+			continue;
+		}
+		p->nqueued--;
+		return idq_pop_front(&c->queue);
+	}
+	return IDQ_HOLE;
+}
+
+/* --- Dispatch ------------------------------------------------------- */
 
 static long spec_inflight(const struct pool *p, const struct worker *w)
 {
@@ -162,7 +167,7 @@ double spec_timeout(const struct pool *p, const struct worker *w)
 long worker_limit(const struct pool *p, const struct worker *w)
 {
 	long fixed = spec_inflight(p, w);
-	long cap = p->queue_size / (long)p->nw;
+	long cap = p->queue_size / (long)(p->nw ? p->nw : 1);
 	if (cap < 1)
 		cap = 1;
 	if (fixed > 0)
@@ -176,9 +181,12 @@ long worker_limit(const struct pool *p, const struct worker *w)
 /* Tasks this worker may be given now.  A deep window is topped up only
  * once it is half empty, so tasks go out in batches: one write carries
  * many, and the worker reads them in one go (no silly-window trickle). */
-static long worker_room(const struct worker *w)
+static long worker_room(const struct pool *p, const struct worker *w)
 {
 	if (w->state != WS_READY || w->fd_in < 0)
+		return 0;
+	/* A suspect runs alone. */
+	if (w->nflight && (pool_task(p, w->fl_head)->flags & TF_SUSPECT))
 		return 0;
 	long room = w->limit - (long)w->nflight;
 	if (room <= 0)
@@ -202,15 +210,31 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	t->sent = p->now;
 	if (!t->first)
 		t->first = p->now;
-	w->codec->frame_task(&w->wbuf, t->seq, buf_data(&t->data),
+	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
 			     buf_used(&t->data));
 	if (!w->nflight) {
 		w->oldest_since = p->now;
 		w->busy_mark = p->now;
 	}
-	idq_push_back(&w->inflight, slot);
-	w->nflight++;
+	inflight_push(p, w, slot);
 	w->sent++;
+}
+
+/* Suspects first, each alone on an idle worker. */
+static bool dispatch_suspects(struct pool *p)
+{
+	while (p->suspects.len) {
+		struct worker *idle = NULL;
+		for (size_t i = 0; i < p->nw && !idle; i++)
+			if (!p->w[i]->nflight && worker_room(p, p->w[i]))
+				idle = p->w[i];
+		if (!idle)
+			break;
+		send_task(p, idle, idq_pop_front(&p->suspects));
+	}
+	/* While suspects wait, workers are not topped up: the first to
+	 * empty takes the next suspect. */
+	return p->suspects.len == 0;
 }
 
 /* Hand queued tasks to the ready workers with the fewest in flight. */
@@ -220,12 +244,14 @@ static void pool_dispatch(struct pool *p)
 	 * what is queued). */
 	if (p->stop != STOP_NONE && p->stop != STOP_EOF)
 		return;
-	while (p->queue.len) {
+	if (!dispatch_suspects(p))
+		return;
+	while (p->nqueued) {
 		struct worker *best = NULL;
 		long best_room = 0, total_room = 0;
 		for (size_t i = 0; i < p->nw; i++) {
-			struct worker *w = &p->w[i];
-			long room = worker_room(w);
+			struct worker *w = p->w[i];
+			long room = worker_room(p, w);
 			if (!room)
 				continue;
 			total_room += room;
@@ -239,10 +265,10 @@ static void pool_dispatch(struct pool *p)
 		long n = best_room;
 		/* Not enough for everyone: level the workers up one step at
 		 * a time, so the least loaded always gets the next task. */
-		if ((long)p->queue.len < total_room) {
+		if ((long)p->nqueued < total_room) {
 			for (size_t i = 0; i < p->nw && n > 1; i++) {
-				struct worker *w = &p->w[i];
-				if (w != best && worker_room(w)) {
+				struct worker *w = p->w[i];
+				if (w != best && worker_room(p, w)) {
 					long gap = (long)w->nflight -
 						   (long)best->nflight + 1;
 					if (gap < n)
@@ -252,19 +278,25 @@ static void pool_dispatch(struct pool *p)
 		}
 		if (n < 1)
 			n = 1;
-		while (n-- > 0 && p->queue.len)
-			send_task(p, best, idq_pop_front(&p->queue));
+		while (n-- > 0) {
+			uint32_t slot = next_task(p);
+			if (slot == IDQ_HOLE)
+				return;
+			send_task(p, best, slot);
+		}
 	}
 }
 
-/* Read what the window allows, hand tasks out, send them. */
+/* Take what clients submit, hand tasks out, send them. */
 void pool_pump(struct pool *p)
 {
-	pool_read(p);
+	for (struct client *c = p->clients; c; c = c->next)
+		if (c->ops->pump)
+			c->ops->pump(c);
 	pool_dispatch(p);
 	for (size_t i = 0; i < p->nw; i++)
-		if (buf_used(&p->w[i].wbuf))
-			worker_flush(p, &p->w[i]);
+		if (buf_used(&p->w[i]->wbuf))
+			worker_flush(p, p->w[i]);
 }
 
 /* inflight auto: learn how long a task takes this worker, per answer,

@@ -1,5 +1,6 @@
-/* idq.h - a fixed-capacity deque of task slot numbers.  The dispatch
- * queue, each worker's in-flight list and the output order are idqs. */
+/* idq.h - a deque of task slot numbers that grows as needed (nothing is
+ * reserved up front in proportion to the window).  Dispatch queues and
+ * the output order are idqs. */
 #ifndef SPOOL_IDQ_H
 #define SPOOL_IDQ_H
 
@@ -56,10 +57,25 @@ static inline void idq_compact(struct idq *q)
 	q->len = out;
 }
 
+/* Double the capacity, the contents moved to the front. */
+static inline void idq_grow(struct idq *q)
+{
+	uint32_t cap = q->cap * 2;
+	uint32_t *v = xcalloc(cap, sizeof(uint32_t));
+	for (uint32_t i = 0; i < q->len; i++)
+		v[i] = idq_at(q, i);
+	free(q->v);
+	q->v = v;
+	q->cap = cap;
+	q->head = 0;
+}
+
 static inline void idq_push_back(struct idq *q, uint32_t val)
 {
 	if (q->len == q->cap)
 		idq_compact(q);
+	if (q->len == q->cap)
+		idq_grow(q);
 	uint32_t k = q->head + q->len;
 	if (k >= q->cap)
 		k -= q->cap;
@@ -69,6 +85,8 @@ static inline void idq_push_back(struct idq *q, uint32_t val)
 
 static inline void idq_push_front(struct idq *q, uint32_t val)
 {
+	if (q->len == q->cap)
+		idq_grow(q);
 	q->head = q->head ? q->head - 1 : q->cap - 1;
 	q->v[q->head] = val;
 	q->len++;

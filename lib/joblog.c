@@ -106,7 +106,8 @@ static int load(struct joblog *jl, int fd, struct buf *err)
 		uint64_t seq = row ? strtoull(f[0], &end1, 10) : 0;
 		uint64_t hash = row ? strtoull(f[8], &end2, 16) : 0;
 		if (!row || errno || *end1 != '\0' || seq == 0 ||
-		    (strcmp(f[6], "ok") != 0 && strcmp(f[6], "failed") != 0) ||
+		    (strcmp(f[6], "ok") != 0 && strcmp(f[6], "failed") != 0 &&
+		     strcmp(f[6], "not_started") != 0) ||
 		    !f[8][0] || *end2 != '\0') {
 			/* Most likely a row cut short by a crash: its task
 			 * counts as not done and runs again. */
@@ -177,7 +178,6 @@ int joblog_open(struct joblog *jl, const char *path, bool resume,
 		if (pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n')
 			buf_addc(&jl->out.b, '\n');
 	}
-	jl->queued = buf_used(&jl->out.b);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -188,38 +188,20 @@ fail:
 	return -1;
 }
 
-void joblog_flush(struct joblog *jl, uint64_t stdout_written)
+void joblog_flush(struct joblog *jl)
 {
-	uint64_t upto = jl->out.written;
-	while (jl->mlen && jl->marks[jl->mhead].need <= stdout_written) {
-		upto = jl->marks[jl->mhead].end;
-		jl->mhead = (jl->mhead + 1) % jl->mcap;
-		jl->mlen--;
-	}
-	if (!jl->mlen)
-		upto = jl->queued; /* nothing waits: the header, say */
-	/* Whole rows only: the first n queued bytes. */
-	size_t n = (size_t)(upto - jl->out.written);
-	if (!n || jl->out.err)
+	if (jl->out.err)
 		return;
-	if (write_all(jl->out.fd, buf_data(&jl->out.b), n) != 0) {
-		jl->out.err = errno;
-		log_error("%s: cannot write the joblog: %s", jl->path,
-			  strerror(errno));
-		return;
-	}
-	buf_consume(&jl->out.b, n);
-	jl->out.written += n;
+	(void)output_flush(&jl->out);
 }
 
-void joblog_close(struct joblog *jl, uint64_t stdout_written)
+void joblog_close(struct joblog *jl)
 {
 	if (jl->out.fd > 0) {
-		joblog_flush(jl, stdout_written);
+		output_drain(&jl->out);
 		close(jl->out.fd);
 	}
 	output_release(&jl->out);
-	free(jl->marks);
 	free(jl->done);
 	free(jl->path);
 	memset(jl, 0, sizeof(*jl));
@@ -251,11 +233,10 @@ static void add_field(struct buf *b, const char *s)
 
 void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
 		const char *worker, unsigned attempts, double start,
-		double runtime, bool ok, const char *message, uint64_t hash,
-		uint64_t need)
+		double runtime, const char *status, const char *message,
+		uint64_t hash)
 {
 	struct buf *b = &jl->out.b;
-	size_t before = buf_used(b);
 	buf_addu64(b, seq);
 	buf_addc(b, '\t');
 	add_field(b, src);
@@ -263,23 +244,8 @@ void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
 	buf_addu64(b, line);
 	buf_addc(b, '\t');
 	add_field(b, worker ? worker : "-");
-	buf_addf(b, "\t%u\t%.3f\t%.6f\t%s\t", attempts, start, runtime,
-		 ok ? "ok" : "failed");
+	buf_addf(b, "\t%u\t%.3f\t%.6f\t%s\t", attempts, start, runtime, status);
 	if (message)
 		add_field(b, message);
 	buf_addf(b, "\t%016" PRIx64 "\n", hash);
-	jl->queued += buf_used(b) - before;
-	if (jl->mlen == jl->mcap) {
-		size_t cap = jl->mcap ? jl->mcap * 2 : 256;
-		struct joblog_mark *m = xcalloc(cap, sizeof(*m));
-		for (size_t k = 0; k < jl->mlen; k++)
-			m[k] = jl->marks[(jl->mhead + k) % jl->mcap];
-		free(jl->marks);
-		jl->marks = m;
-		jl->mcap = cap;
-		jl->mhead = 0;
-	}
-	jl->marks[(jl->mhead + jl->mlen) % jl->mcap] =
-		(struct joblog_mark){jl->queued, need};
-	jl->mlen++;
 }

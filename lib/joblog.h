@@ -2,8 +2,8 @@
  *
  * A TSV file with a header line and a row per finished task:
  *   seq source worker attempts start runtime status message hash
- * Rows are queued as tasks' outputs are queued for stdout, and written
- * once those stdout bytes are: a row saying ok means the result is out.
+ * A row is queued once the task's output is written to stdout (runner.c
+ * keeps the task until then): a row saying ok means the result is out.
  * A crash of spool loses at most the rows of the last loop turn.  With --resume
  * the log is read first: tasks whose latest row says ok are skipped, as
  * long as the input line is the same (same hash) as when it was logged. */
@@ -19,18 +19,9 @@ struct joblog_entry {
 	bool ok;
 };
 
-/* A queued row may be written once `need` bytes of stdout are. */
-struct joblog_mark {
-	uint64_t end;  /* bytes queued up to the end of this row */
-	uint64_t need; /* stdout bytes that must be written first */
-};
-
 struct joblog {
 	struct output out;
 	char *path;
-	struct joblog_mark *marks; /* rows not yet written, oldest first */
-	size_t mhead, mlen, mcap;
-	uint64_t queued; /* bytes ever queued (header included) */
 	/* --resume: the latest row of every logged seq, sorted by seq. */
 	struct joblog_entry *done;
 	size_t ndone;
@@ -47,9 +38,8 @@ enum joblog_verdict {
  * Returns -1 with a message in err (exit 2). */
 int joblog_open(struct joblog *jl, const char *path, bool resume,
 		struct buf *err);
-/* Write what may be written (rows of results never written are left
- * out: their tasks run again on --resume) and close. */
-void joblog_close(struct joblog *jl, uint64_t stdout_written);
+/* Write what is queued and close. */
+void joblog_close(struct joblog *jl);
 
 /* 64-bit FNV-1a of a task line: the hash column. */
 uint64_t joblog_hash(const char *p, size_t n);
@@ -58,15 +48,14 @@ uint64_t joblog_hash(const char *p, size_t n);
 enum joblog_verdict joblog_check(struct joblog *jl, uint64_t seq, uint64_t hash,
 				 uint64_t *logged_hash);
 
-/* Queue a row; message may be NULL or hold tabs/newlines (escaped).  The
- * row is written once stdout has written `need` bytes: the task's result
- * (or error envelope) is out before the log says the task is done. */
+/* Queue a row; status is "ok", "failed" or "not_started"; message may
+ * be NULL or hold tabs/newlines (made spaces). */
 void joblog_row(struct joblog *jl, uint64_t seq, const char *src, uint64_t line,
 		const char *worker, unsigned attempts, double start,
-		double runtime, bool ok, const char *message, uint64_t hash,
-		uint64_t need);
+		double runtime, const char *status, const char *message,
+		uint64_t hash);
 
-/* Write the rows whose stdout bytes are written (stdout_written). */
-void joblog_flush(struct joblog *jl, uint64_t stdout_written);
+/* Write the queued rows (a write error is kept in jl->out.err). */
+void joblog_flush(struct joblog *jl);
 
 #endif

@@ -101,3 +101,34 @@ void log_worker_line(const char *label, const char *line, size_t n)
 	if (p != stackbuf)
 		free(p);
 }
+
+void log_escape(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		if (c >= 0x80) {
+			size_t k = utf8_seq_len(u, n, i);
+			if (k) {
+				buf_add(b, s + i, k);
+				i += k;
+				continue;
+			}
+		} else if (c >= 0x20 && c != 0x7f) {
+			buf_addc(b, (char)c);
+			i++;
+			continue;
+		}
+		if (c == '\t')
+			buf_adds(b, "\\t");
+		else if (c == '\n')
+			buf_adds(b, "\\n");
+		else if (c == '\r')
+			buf_adds(b, "\\r");
+		else
+			buf_addf(b, "\\x%02x", c);
+		i++;
+	}
+	buf_reserve(b, 1);
+	b->p[b->len] = '\0';
+}

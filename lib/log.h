@@ -21,6 +21,12 @@ void log_verbose(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Write an already formatted message (no prefix added, newline expected). */
 void log_write(const char *s, size_t n);
 
+/* Append s[0..n) for one of spool's own messages: control characters
+ * (NUL, ESC, newlines) and bytes that are not UTF-8 become \xNN, so what
+ * a worker wrote can neither cut a message short nor drive the terminal.
+ * The buffer is left NUL-terminated (not counted in its length). */
+void log_escape(struct buf *b, const char *s, size_t n);
+
 /* Lines from a worker's stderr, each prefixed "[label] ". */
 void log_worker_line(const char *label, const char *line, size_t n);
 

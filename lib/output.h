@@ -8,6 +8,7 @@
 
 struct output {
 	int fd;
+	const char *path; /* for messages (--failed FILE), or NULL */
 	struct buf b;
 	int saved_flags;  /* fd flags to restore at exit, -1 if untouched */
 	bool pollable;    /* non-blocking: wait for POLLOUT when full */

@@ -1,22 +1,73 @@
-/* pool.h - the engine that ties the parts together: it reads tasks into
- * the window, dispatches them to workers, turns answers and deaths into
- * results, retries and failures, and decides when the run is over.
- * Completion (task_ok, task_fail, requeue) is the one place where
- * "nothing lost" is decided. */
+/* pool.h - the engine: workers, the tasks its clients submit, dispatch,
+ * answers, retries and the phases of a run.
+ *
+ * The engine's edges are clients (struct client): a client submits tasks
+ * and is told how each one ended.  `spool run` is one client whose tasks
+ * come from the input files and whose outcomes go to stdout, --failed and
+ * the joblog (runner.c); `spool serve` has a client per connection
+ * (serve.c).  The engine knows nothing of files, order or formats:
+ *
+ *     client --pool_task_new/pool_submit--> queue --dispatch--> worker
+ *     client <--ops->ok / ops->fail-------- completion <-- answer/death
+ *     client --pool_task_release--> (slot free; the window has room)
+ *
+ * Completion (complete.c) is the one place where a task's fate is
+ * decided: a result, a failure, or another attempt. */
 #ifndef SPOOL_POOL_H
 #define SPOOL_POOL_H
 
 #include "config.h"
-#include "input.h"
-#include "joblog.h"
+#include "idmap.h"
+#include "idq.h"
 #include "loop.h"
-#include "output.h"
-#include "progress.h"
-#include "reorder.h"
 #include "spool.h"
 #include "stats.h"
 #include "task.h"
 #include "worker.h"
+
+enum fail_kind {
+	FAIL_SAY,         /* a line on stderr for this task */
+	FAIL_QUIET,       /* counted, and said once in a summary line */
+	FAIL_NOT_STARTED, /* never run (the run stopped): quiet too */
+};
+
+struct client;
+
+/* What a client does; every hook but ok and fail may be NULL. */
+struct client_ops {
+	/* A task of this client finished.  The client owns the slot until
+	 * it calls pool_task_release(). */
+	void (*ok)(struct client *c, uint32_t slot, const char *res, size_t n,
+		   bool is_json);
+	void (*fail)(struct client *c, uint32_t slot, const char *why,
+		     enum fail_kind kind);
+	/* Once per turn, before dispatch: submit what the window allows. */
+	void (*pump)(struct client *c);
+	/* At the end of a turn: write what is queued. */
+	void (*flush)(struct client *c);
+	/* Before the loop waits: set up watches, lower *deadline (0: none)
+	 * if it must wake up by then.  Returns false when there is work to
+	 * do at once (do not wait). */
+	bool (*prepare)(struct client *c, double *deadline);
+	/* Name a task in messages ("tasks.ndjson:3"). */
+	void (*describe)(struct client *c, uint32_t slot, struct buf *out);
+	/* A paused client: may this queued task be dispatched anyway? */
+	bool (*may_dispatch)(struct client *c, uint32_t slot);
+};
+
+struct client {
+	const struct client_ops *ops;
+	struct pool *pool;
+	struct idq queue; /* its tasks waiting for a worker, next first */
+	bool paused;      /* dispatch only what may_dispatch allows */
+	bool in_ring;     /* in the pool's round-robin of waiting clients */
+	struct client *rr_next, *rr_prev; /* that ring */
+	struct client *next;              /* every client of the pool */
+};
+
+void client_init(struct client *c, struct pool *p,
+		 const struct client_ops *ops);
+void client_release(struct client *c);
 
 /* Per worker spec, over the whole run. */
 struct spec_state {
@@ -26,19 +77,20 @@ struct spec_state {
 };
 
 enum run_phase {
-	PH_RUN,      /* reading input and dispatching */
-	PH_DRAIN,    /* reading no more; finishing the tasks in hand */
+	PH_RUN,      /* taking tasks and dispatching */
+	PH_DRAIN,    /* taking no more; finishing the tasks in hand */
 	PH_SHUTDOWN, /* every task retired; workers are exiting */
 	PH_DONE,
 };
 
-/* Why no more input is read. */
+/* Why no more tasks are taken. */
 enum stop_reason {
 	STOP_NONE,
 	STOP_EOF,     /* all input read */
 	STOP_STRICT,  /* --strict and a task failed */
-	STOP_SIGNAL,  /* SIGINT or SIGTERM */
+	STOP_SIGNAL,  /* SIGINT, SIGTERM or SIGHUP */
 	STOP_PIPE,    /* stdout's reader went away */
+	STOP_OUTPUT,  /* stdout could not be written (a full disk) */
 	STOP_CHECK,   /* spool check: every worker reported */
 	STOP_CHANGED, /* --resume: an input line differs from the joblog */
 };
@@ -46,57 +98,56 @@ enum stop_reason {
 struct pool {
 	/* Settings, after config and flags are merged. */
 	struct pool_config cfg;
-	bool keep_order, tag, raw, strict, check;
+	bool check;
 	long retries;
 	long queue_size;
 	long inflight;  /* -1: each spec's own */
 	double timeout; /* < 0: each spec's own */
 
 	struct loop loop;
-	struct worker *w;
+	struct worker **w;
 	size_t nw;
+	size_t nlive; /* workers with a process */
 	struct spec_state *specs;
 	struct task_store ts;
-	struct idq queue; /* tasks waiting for a worker, next first */
-	struct reorder order;
-	bool order_on;
-	struct input in;
-	int in_watch;
-	struct output out;
-	int out_watch;
-	struct output failed;
-	bool failed_on;
-	bool failed_streaming; /* an over-long line is being written to it */
+	uint64_t ids;        /* request ids handed out */
+	struct idmap byid;   /* in flight on workers that answer by id */
+	struct idq suspects; /* tasks that must run alone, next first */
+	struct client *ring; /* clients with queued tasks: the next to serve */
+	size_t nqueued;      /* tasks in clients' queues */
+	struct client *clients; /* every client, newest first */
+	struct client *client;  /* the run's client */
 	int sigfd, sig_watch;
 	bool signals_set; /* the signal mask and dispositions were changed */
+	int guard_fd;     /* to the guard process; -1 when there is none */
+	pid_t guard_pid;
 
 	enum run_phase phase;
 	enum stop_reason stop;
-	int signal;         /* the first SIGINT/SIGTERM, 0 if none */
+	int signal;         /* the first SIGINT/SIGTERM/SIGHUP, 0 if none */
+	int last_sig;       /* the latest one, its sender and when it came: */
+	pid_t last_sig_pid; /* one signal sent twice is one signal */
+	double last_sig_at;
 	double drain_until; /* after a signal: in-flight tasks get until then */
 	double signal_at;   /* when the first signal came */
 	bool no_workers;    /* every spec given up */
 	bool usage_error;   /* a run-time usage error (exit 2) */
+	bool failed_io;     /* --failed, --joblog or stdout not written */
+	bool out_of_step;   /* a lines worker wrote more lines than tasks */
+	bool spin;          /* a client has work: do not wait this turn */
+	bool out_abandoned; /* interrupted: unwritten results are dropped */
 
 	struct buf scratch; /* reused for compacting results */
 
-	uint64_t seq;
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
 	double now, t_start;
 	double wall0; /* wall clock minus monotonic clock, at start */
 
 	/* Watching a run. */
-	bool joblog_on, resume, progress_on, stats_on;
-	bool recording; /* any of them: record each finished task */
-	bool out_tty; /* stdout is a terminal (the progress line steps aside) */
+	bool recording; /* record each finished task's latency */
+	bool stats_on;
 	bool timers_acted; /* pool_timers() did something this call */
-	bool read_held;    /* pool_read() stopped for stdout's backlog */
-	const char *stats_path;
-	int stats_fd;      /* --stats=FILE, opened at the start */
-	bool stats_failed; /* it could not be written */
-	struct joblog joblog;
-	struct progress progress;
 	struct latency_hist hist;
 };
 
@@ -105,19 +156,26 @@ struct pool {
 /* Bytes read from a worker's stdout per read. */
 #define ANSWER_READ ((size_t)256 << 10)
 
-static inline struct task *pool_task(struct pool *p, uint32_t slot)
+static inline struct task *pool_task(const struct pool *p, uint32_t slot)
 {
-	return &p->ts.t[slot];
+	return task_at(&p->ts, slot);
 }
 
-/* The name of input src for messages ("stdin" for -). */
-const char *pool_src_name(const struct pool *p, uint32_t src);
+/* pool.c: the engine's side of a client */
+/* A new task slot for c, or IDQ_HOLE when the window is full. */
+uint32_t pool_task_new(struct pool *p, struct client *c);
+/* Give a task (its data filled in) to the engine to run. */
+void pool_submit(struct pool *p, uint32_t slot);
+/* The client is done with a finished task. */
+void pool_task_release(struct pool *p, uint32_t slot);
+/* Room in the window for another task. */
+bool pool_has_room(const struct pool *p);
+/* Stop taking tasks (end of input, --strict, ...): drain. */
+void pool_stop(struct pool *p, enum stop_reason why);
+/* "task tasks.ndjson:3", as its client names it, NUL-terminated. */
+void pool_describe(struct pool *p, uint32_t slot, struct buf *out);
 
 /* complete.c */
-enum fail_kind {
-	FAIL_SAY,   /* a line on stderr for this task */
-	FAIL_QUIET, /* counted, and said once in a summary line */
-};
 void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 	     size_t n, bool is_json);
 void task_fail(struct pool *p, uint32_t slot, const char *why,
@@ -126,12 +184,21 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why);
 bool inflight_blamed(struct pool *p, const struct worker *w);
 void fail_inflight(struct pool *p, struct worker *w, const char *why,
 		   bool count_interrupted);
+/* Fail every queued task: why may have one %s ("started" or "run
+ * again"); counter, if any, counts them. */
+void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
+		 uint64_t *counter);
 
 /* dispatch.c */
 void pool_pump(struct pool *p);
+void pool_queue(struct pool *p, uint32_t slot, bool front);
+uint32_t pool_unqueue(struct pool *p);
 long worker_limit(const struct pool *p, const struct worker *w);
 double spec_timeout(const struct pool *p, const struct worker *w);
 void learn_service_time(struct pool *p, struct worker *w, unsigned answers);
+/* A worker's in-flight list. */
+void inflight_push(struct pool *p, struct worker *w, uint32_t slot);
+void inflight_remove(struct pool *p, struct worker *w, uint32_t slot);
 
 /* answer.c */
 void watch_worker(struct pool *p, struct worker *w);

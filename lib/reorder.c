@@ -7,7 +7,8 @@
 void reorder_init(struct reorder *r, uint32_t nslots)
 {
 	idq_init(&r->q, nslots);
-	r->done = xcalloc(nslots, 1);
+	r->ndone = nslots ? nslots : 1;
+	r->done = xcalloc(r->ndone, 1);
 }
 
 void reorder_release(struct reorder *r)
@@ -19,6 +20,14 @@ void reorder_release(struct reorder *r)
 
 void reorder_push(struct reorder *r, uint32_t slot)
 {
+	if (slot >= r->ndone) {
+		uint32_t n = r->ndone;
+		while (n <= slot)
+			n *= 2;
+		r->done = xrealloc(r->done, n);
+		memset(r->done + r->ndone, 0, n - r->ndone);
+		r->ndone = n;
+	}
 	r->done[slot] = 0;
 	idq_push_back(&r->q, slot);
 }

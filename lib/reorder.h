@@ -9,8 +9,10 @@
 struct reorder {
 	struct idq q;  /* slots in read order, not yet written out */
 	uint8_t *done; /* per slot: finished, output held */
+	uint32_t ndone; /* slots done[] covers; it grows with them */
 };
 
+/* nslots: a first guess; slots beyond it are fine. */
 void reorder_init(struct reorder *r, uint32_t nslots);
 void reorder_release(struct reorder *r);
 void reorder_push(struct reorder *r, uint32_t slot);

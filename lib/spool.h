@@ -16,6 +16,7 @@ enum spool_exit {
 	SPOOL_EXIT_FAILED = 1,    /* one or more tasks failed */
 	SPOOL_EXIT_USAGE = 2,     /* usage or config error, unreadable input */
 	SPOOL_EXIT_NOPOOL = 3,    /* no worker could be spawned, or all lost */
+	SPOOL_EXIT_SIGHUP = 129,  /* interrupted by SIGHUP */
 	SPOOL_EXIT_SIGINT = 130,  /* interrupted by SIGINT */
 	SPOOL_EXIT_PIPE = 141,    /* stdout closed by its reader */
 	SPOOL_EXIT_SIGTERM = 143, /* interrupted by SIGTERM */
@@ -23,12 +24,16 @@ enum spool_exit {
 
 #define SPOOL_UNSET (-1)
 
+/* Results held back for -k, at most (bytes; one result over is allowed). */
+#define SPOOL_ORDER_BUFFER ((long)64 << 20)
+
 struct spool_opts {
 	const char *workers_path; /* -w: pool config */
 	const char *command;      /* -c: one worker spec, sh -c COMMAND */
 	long jobs;                /* -j; 0: online CPUs */
 	int keep_order;           /* -k: 1; SPOOL_UNSET: from config */
 	long queue_size;          /* -q; 0: from config, else 1024 */
+	long order_buffer;        /* --order-buffer bytes; 0: config/default */
 	long inflight;            /* --inflight; 0 auto, SPOOL_UNSET: config */
 	long retries;             /* -r; SPOOL_UNSET: config, else 2 */
 	double timeout;           /* -t seconds; < 0: from config */

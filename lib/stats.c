@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static size_t bucket_of(double s)
@@ -63,17 +64,30 @@ static void add_json_double(struct buf *b, double v)
 	buf_addf(b, "%.6g", v);
 }
 
+/* spool's own CPU time (its workers' not included), in seconds. */
+static void own_cpu(double *user, double *sys)
+{
+	struct rusage ru;
+	*user = *sys = 0;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return;
+	*user = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+	*sys = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static void stats_json(struct pool *p, const struct latency_hist *h,
 		       double wall, struct buf *b)
 {
 	uint64_t finished = p->n_ok + p->n_failed;
 	buf_addf(b,
 		 "{\"tasks\":{\"read\":%llu,\"ok\":%llu,\"failed\":%llu,"
-		 "\"retried\":%llu,\"skipped\":%llu},\"wall_s\":",
+		 "\"retried\":%llu,\"skipped\":%llu,\"not_started\":%llu},"
+		 "\"wall_s\":",
 		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
 		 (unsigned long long)p->n_failed,
 		 (unsigned long long)p->n_retried,
-		 (unsigned long long)p->n_skipped);
+		 (unsigned long long)p->n_skipped,
+		 (unsigned long long)p->n_not_started);
 	add_json_double(b, wall);
 	buf_adds(b, ",\"tasks_per_s\":");
 	add_json_double(b, wall > 0 ? (double)finished / wall : 0);
@@ -85,9 +99,15 @@ static void stats_json(struct pool *p, const struct latency_hist *h,
 	add_json_double(b, hist_quantile(h, 0.99));
 	buf_adds(b, ",\"max\":");
 	add_json_double(b, h->max);
+	double user, sys;
+	own_cpu(&user, &sys);
+	buf_adds(b, "},\"cpu_s\":{\"user\":");
+	add_json_double(b, user);
+	buf_adds(b, ",\"sys\":");
+	add_json_double(b, sys);
 	buf_adds(b, "},\"workers\":[");
 	for (size_t i = 0; i < p->nw; i++) {
-		const struct worker *w = &p->w[i];
+		const struct worker *w = p->w[i];
 		const char *hash = strrchr(w->label, '#');
 		buf_adds(b, i ? ",{\"name\":" : "{\"name\":");
 		buf_add_json_string(b, w->spec->name, strlen(w->spec->name));
@@ -117,11 +137,12 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	struct buf b = BUF_INIT;
 	buf_addf(&b,
 		 "spool: %llu tasks: %llu ok, %llu failed, %llu retried, "
-		 "%llu skipped in ",
+		 "%llu skipped, %llu not started in ",
 		 (unsigned long long)p->n_read, (unsigned long long)p->n_ok,
 		 (unsigned long long)p->n_failed,
 		 (unsigned long long)p->n_retried,
-		 (unsigned long long)p->n_skipped);
+		 (unsigned long long)p->n_skipped,
+		 (unsigned long long)p->n_not_started);
 	buf_add_duration(&b, wall);
 	buf_addf(&b, " (%.1f tasks/s)\n",
 		 wall > 0 ? (double)finished / wall : 0.0);
@@ -134,13 +155,20 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	buf_adds(&b, "  max ");
 	buf_add_duration(&b, h->max);
 	buf_addc(&b, '\n');
+	double user, sys;
+	own_cpu(&user, &sys);
+	buf_addf(&b, "spool: its own cpu: user %.2fs, sys %.2fs", user, sys);
+	if (finished)
+		buf_addf(&b, " (%.2f us a task)",
+			 (user + sys) * 1e6 / (double)finished);
+	buf_addc(&b, '\n');
 	size_t width = 6;
 	for (size_t i = 0; i < p->nw; i++)
-		width = MAX(width, strlen(p->w[i].label));
+		width = MAX(width, strlen(p->w[i]->label));
 	buf_addf(&b, "spool: %-*s %8s %7s %8s %8s  %s\n", (int)width, "worker",
 		 "tasks", "failed", "restarts", "spawn", "spawn result");
 	for (size_t i = 0; i < p->nw; i++) {
-		const struct worker *w = &p->w[i];
+		const struct worker *w = p->w[i];
 		struct buf sp = BUF_INIT;
 		if (w->came_up)
 			buf_add_duration(&sp, w->spawn_s);

@@ -4,6 +4,7 @@
  * is left when no worker can come back. */
 #define _GNU_SOURCE
 #include "pool.h"
+#include "guard.h"
 #include "log.h"
 
 #include <errno.h>
@@ -16,6 +17,9 @@
 
 /* Spawn failures in a row after which a spec is given up. */
 #define SPAWN_FAILURES_MAX 5
+/* spool check: a lines worker without a ready line is up when it is
+ * still running this long after its start. */
+#define CHECK_GRACE 1.0
 /* Restart delays: from 0.1 s, doubling per spawn failure, up to 5 s. */
 #define BACKOFF_MIN 0.1
 #define BACKOFF_MAX 5.0
@@ -27,7 +31,7 @@ bool pool_wants_workers(const struct pool *p)
 	if (p->phase == PH_RUN)
 		return true;
 	return p->phase == PH_DRAIN && p->stop != STOP_SIGNAL &&
-	       p->stop != STOP_PIPE && task_used(&p->ts) > 0;
+	       p->stop != STOP_PIPE && p->stop != STOP_OUTPUT && p->ts.used > 0;
 }
 
 static void give_up_spec(struct pool *p, int spec_index, const char *why)
@@ -42,9 +46,9 @@ static void give_up_spec(struct pool *p, int spec_index, const char *why)
 	/* Slots waiting to respawn after a failed spawn go with it; one
 	 * whose last process served tasks will be tried again. */
 	for (size_t i = 0; i < p->nw; i++)
-		if (p->w[i].spec_index == spec_index &&
-		    p->w[i].state == WS_BACKOFF && p->w[i].done == 0)
-			p->w[i].state = WS_GIVEN_UP;
+		if (p->w[i]->spec_index == spec_index &&
+		    p->w[i]->state == WS_BACKOFF && p->w[i]->done == 0)
+			p->w[i]->state = WS_GIVEN_UP;
 }
 
 /* When no worker is left and none can come back, fail what remains. */
@@ -53,15 +57,11 @@ static void check_workers_left(struct pool *p)
 	if (p->no_workers || p->check)
 		return;
 	for (size_t i = 0; i < p->nw; i++)
-		if (p->w[i].state != WS_GIVEN_UP)
+		if (p->w[i]->state != WS_GIVEN_UP)
 			return;
 	p->no_workers = true;
 	log_error("no workers left: every worker spec was given up");
-	while (p->queue.len) {
-		uint32_t slot = idq_pop_front(&p->queue);
-		p->n_no_workers++;
-		task_fail(p, slot, "no workers left", FAIL_QUIET);
-	}
+	fail_queued(p, "no workers left", FAIL_QUIET, &p->n_no_workers);
 }
 
 void spawn_worker(struct pool *p, struct worker *w)
@@ -69,7 +69,7 @@ void spawn_worker(struct pool *p, struct worker *w)
 	struct buf why = BUF_INIT;
 	if (w->last_pid)
 		w->st_restarts++;
-	if (worker_spawn(w, p->now, &why) != 0) {
+	if (worker_spawn(w, p->now, p->guard_fd, &why) != 0) {
 		buf_addc(&why, '\0');
 		log_error("worker %s: %s", w->label, why.p);
 		if (p->check) {
@@ -86,6 +86,7 @@ void spawn_worker(struct pool *p, struct worker *w)
 		return;
 	}
 	buf_release(&why);
+	p->nlive++;
 	watch_worker(p, w);
 	log_verbose("worker %s spawned (pid %d)", w->label, (int)w->pid);
 	if (w->codec->frame_spawn) {
@@ -93,6 +94,11 @@ void spawn_worker(struct pool *p, struct worker *w)
 		w->state = WS_STARTING;
 	} else if (w->spec->ready == READY_LINE) {
 		w->state = WS_STARTING;
+	} else if (p->check) {
+		/* Nothing says it is ready: it is up if it is still running
+		 * a moment later (a failed import exits at once). */
+		w->state = WS_STARTING;
+		w->check_until = p->now + CHECK_GRACE;
 	} else {
 		worker_ready(p, w, NULL);
 	}
@@ -163,6 +169,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	drain_dead_worker(p, w);
 	pid_t pid = w->pid;
 	w->pid = 0;
+	w->check_until = 0;
+	p->nlive--;
 	enum worker_state was = w->state;
 	bool planned = (was == WS_DRAINING) ||
 		       (was == WS_STOPPING && w->fault == WF_SHUTDOWN);
@@ -270,15 +278,23 @@ void pool_reap(struct pool *p)
 		    si.si_pid == 0)
 			return;
 		pid_t pid = si.si_pid;
-		/* The leader is a zombie, so its group id is still its own:
-		 * take down whatever it left running before reaping it. */
-		(void)kill(-pid, SIGKILL);
 		int st;
+		if (pid == p->guard_pid) {
+			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+				;
+			guard_died(p);
+			continue;
+		}
+		/* The leader is a zombie, so its group id is still its own:
+		 * take down whatever it left running before reaping it (and
+		 * tell the guard first: once reaped, the id may be reused). */
+		guard_tell(p, '-', pid);
+		(void)kill(-pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		for (size_t i = 0; i < p->nw; i++)
-			if (p->w[i].pid == pid) {
-				pool_worker_reaped(p, &p->w[i], st);
+			if (p->w[i]->pid == pid) {
+				pool_worker_reaped(p, p->w[i], st);
 				break;
 			}
 	}

@@ -1,6 +1,7 @@
-/* task.h - a task read from the input, from the moment it is read until
- * its result or failure is written out.  Tasks live in a fixed array of
- * slots (queue_size of them): that array is the memory bound. */
+/* task.h - a task, from the moment a client submits it until the client
+ * releases it (its result or failure written out).  Tasks live in slots
+ * allocated in chunks as they are needed: nothing is reserved in
+ * proportion to the window, and a slot's address never moves. */
 #ifndef SPOOL_TASK_H
 #define SPOOL_TASK_H
 
@@ -8,46 +9,66 @@
 
 enum task_state {
 	T_FREE,     /* slot unused */
+	T_NEW,      /* held by its client, not given to the engine */
 	T_QUEUED,   /* waiting for a worker */
 	T_INFLIGHT, /* sent to a worker, no answer yet */
-	T_DONE,     /* finished; output held until its turn (-k) */
+	T_DONE,     /* finished; its client has it until released */
 };
+
+enum task_flag {
+	TF_OK = 1,          /* T_DONE: it succeeded */
+	TF_SUSPECT = 2,     /* at a death with others in flight: runs alone */
+	TF_BLAMED = 4,      /* charged for a worker's death before */
+	TF_NOT_STARTED = 8, /* failed because the run stopped first */
+};
+
+struct client;
 
 /* What every task touches comes first, in one cache line; the rest is
- * for reports, retries and -k. */
+ * for clients, reports and retries. */
 struct task {
-	struct buf data;   /* the task line, without '\n' */
-	uint64_t seq;      /* from 1, across all inputs */
-	double sent;       /* monotonic time of the latest send */
-	double first;      /* monotonic time of the first send, 0 before */
-	int32_t worker;    /* worker of the latest attempt, -1 before any */
+	struct buf data; /* the task line, without '\n' */
+	uint64_t id;     /* unique in the run: the request id for workers */
+	double sent;     /* monotonic time of the latest send */
+	double first;    /* monotonic time of the first send, 0 before */
+	int32_t worker;  /* worker of the latest attempt, -1 before any */
+	uint32_t next;   /* in its worker's in-flight list, oldest first */
+	uint32_t prev;
 	uint16_t attempts; /* sends that counted */
 	uint8_t state;     /* enum task_state */
-	bool ok;           /* when T_DONE */
+	uint8_t flags;     /* enum task_flag */
 
-	struct buf held; /* output waiting for earlier tasks (-k) */
-	uint64_t line;   /* line number within its input */
-	uint32_t src;    /* input index */
-	bool blamed;     /* a worker died while it was in flight */
-	double runtime;  /* first send to finish, when T_DONE */
-	char *why;       /* why it failed, kept for its joblog row */
+	struct client *owner;
+	uint64_t seq;     /* the client's number for it (run: from 1) */
+	struct buf held;  /* run: output held for its turn (-k);
+			    serve: the client's request id */
+	uint64_t line;    /* run: line number within its input */
+	uint64_t out_end; /* run: stdout offset where its output ends */
+	uint32_t src;     /* run: input index */
+	double runtime;   /* first send to finish, when T_DONE */
+	char *why;        /* why it failed, kept for its joblog row */
 } __attribute__((aligned(64)));
 
+#define TASK_CHUNK_BITS 8
+#define TASK_CHUNK ((uint32_t)1 << TASK_CHUNK_BITS)
+
 struct task_store {
-	struct task *t;
-	uint32_t cap;
-	uint32_t *free; /* stack of free slots */
+	struct task **chunk;
+	uint32_t nchunk, cap; /* cap = nchunk * TASK_CHUNK */
+	uint32_t *free;       /* stack of free slots */
 	uint32_t nfree;
+	uint32_t used;
 };
 
-void task_store_init(struct task_store *s, uint32_t cap);
+void task_store_init(struct task_store *s);
 void task_store_release(struct task_store *s);
-/* A free slot, or IDQ_HOLE when all queue_size slots are in use. */
+/* A free slot (a new chunk is added when none is free). */
 uint32_t task_alloc(struct task_store *s);
 void task_free(struct task_store *s, uint32_t slot);
-static inline uint32_t task_used(const struct task_store *s)
+
+static inline struct task *task_at(const struct task_store *s, uint32_t slot)
 {
-	return s->cap - s->nfree;
+	return &s->chunk[slot >> TASK_CHUNK_BITS][slot & (TASK_CHUNK - 1)];
 }
 
 #endif

@@ -322,6 +322,44 @@ double parse_seconds(const char *s)
 	return v;
 }
 
+long parse_size(const char *s)
+{
+	char *end;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	if (shift) {
+		end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+	}
+	if (*end || v > ((unsigned long long)1 << 50) >> shift)
+		return -1;
+	return (long)(v << shift);
+}
+
 bool parse_long(const char *s, long min, long max, long *out)
 {
 	if (!s || !*s)

@@ -109,6 +109,9 @@ int write_all(int fd, const void *p, size_t n);
 
 /* Parse a decimal duration in seconds ("2", "0.5"); -1 when invalid. */
 double parse_seconds(const char *s);
+/* Parse a size in bytes: "65536", "512K", "64M", "1G" (powers of 1024);
+ * -1 when invalid. */
+long parse_size(const char *s);
 /* Parse a non-negative integer in [min, max]; false when invalid. */
 bool parse_long(const char *s, long min, long max, long *out);
 

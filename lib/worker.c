@@ -1,6 +1,7 @@
 /* worker.c - worker processes: spawn, signals, stderr, the kill ladder. */
 #define _GNU_SOURCE
 #include "worker.h"
+#include "guard.h"
 #include "log.h"
 
 #include <errno.h>
@@ -50,6 +51,7 @@ void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
 	w->state = WS_BACKOFF;
 	w->fd_in = w->fd_out = w->fd_err = -1;
 	w->w_in = w->w_out = w->w_err = -1;
+	w->fl_head = w->fl_tail = IDQ_HOLE;
 	linebuf_init(&w->rbuf, SPOOL_LINE_MAX);
 	w->rbuf.final_partial = false;
 	linebuf_init(&w->ebuf, STDERR_LINE_MAX);
@@ -62,7 +64,6 @@ void worker_release(struct worker *w)
 	buf_release(&w->wbuf);
 	linebuf_release(&w->rbuf);
 	linebuf_release(&w->ebuf);
-	idq_release(&w->inflight);
 	free(w->fault_msg);
 	free(w->spawn_result);
 	for (unsigned i = 0; i < WORKER_TAIL_LINES; i++)
@@ -125,6 +126,14 @@ static void free_strv(char **v)
 static sigset_t child_mask;
 static struct sigaction child_sigpipe;
 static bool child_signals_saved;
+static struct rlimit child_nofile;
+static bool child_nofile_saved;
+
+void worker_save_fd_limit(const struct rlimit *rl)
+{
+	child_nofile = *rl;
+	child_nofile_saved = true;
+}
 
 void worker_save_signals(const sigset_t *mask, const struct sigaction *pipe_act)
 {
@@ -158,8 +167,8 @@ static NORETURN void child_fail(int fd, int stage, int err)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static NORETURN void child_exec(const struct worker *w, pid_t parent, int in,
-				int out, int err, int report, char **argv,
-				char **envp, const char *cwd)
+				int out, int err, int report, int guard,
+				char **argv, char **envp, const char *cwd)
 {
 	if (child_signals_saved)
 		(void)sigaction(SIGPIPE, &child_sigpipe, NULL);
@@ -169,6 +178,12 @@ static NORETURN void child_exec(const struct worker *w, pid_t parent, int in,
 	/* Never outlive spool. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(1);
+	/* The guard ends this group if spool dies: told before anything
+	 * the worker starts can exist. */
+	if (guard >= 0)
+		guard_tell_fd(guard, '+', getpid());
+	if (child_nofile_saved)
+		(void)setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		child_fail(report, STAGE_SETUP, errno);
 	mark_fds_cloexec();
@@ -189,15 +204,16 @@ static void set_pipe_size(int fd)
 	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
 }
 
-int worker_spawn(struct worker *w, double now, struct buf *why)
+int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 {
 	const struct worker_spec *s = w->spec;
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	int prep[2] = {-1, -1};
 	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
 	for (size_t i = 0; i < s->ncmd; i++)
-		argv[i] =
-			config_expand(s->cmd[i], w->index, w->replica, s->name);
+		argv[i] = s->literal ? xstrdup(s->cmd[i])
+				     : config_expand(s->cmd[i], w->index,
+						     w->replica, s->name);
 	char **envp = build_env(w);
 	char *cwd =
 		s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
@@ -219,8 +235,8 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 		goto out;
 	}
 	if (pid == 0)
-		child_exec(w, parent, pin[0], pout[1], perr[1], prep[1], argv,
-			   envp, cwd);
+		child_exec(w, parent, pin[0], pout[1], perr[1], prep[1],
+			   guard_fd, argv, envp, cwd);
 
 	/* Both sides set the group, so a signal sent right after fork
 	 * cannot miss it. */
@@ -238,6 +254,8 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 	while (r < 0 && errno == EINTR);
 	if (r == (ssize_t)sizeof(rep)) {
 		int st;
+		if (guard_fd >= 0)
+			guard_tell_fd(guard_fd, '-', pid);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		if (rep.stage == STAGE_CHDIR)
@@ -264,7 +282,7 @@ int worker_spawn(struct worker *w, double now, struct buf *why)
 	w->spawned_at = now;
 	w->sent = w->done = 0;
 	w->nflight = 0;
-	w->inflight.head = w->inflight.len = 0;
+	w->fl_head = w->fl_tail = IDQ_HOLE;
 	w->fault = WF_NONE;
 	free(w->fault_msg);
 	w->fault_msg = NULL;

@@ -68,9 +68,8 @@ struct worker {
 	uint64_t sent; /* tasks sent to this process */
 	uint64_t done; /* tasks this process finished (ok or error answer) */
 
-	/* Tasks in flight, oldest first; holes where answers came out of
-	 * order (spool protocol). */
-	struct idq inflight;
+	/* Tasks in flight, oldest first: a list through their slots. */
+	uint32_t fl_head, fl_tail;
 	uint32_t nflight;
 	long limit;          /* most in flight now */
 	double oldest_since; /* when the oldest in flight became oldest */
@@ -101,6 +100,7 @@ struct worker {
 	double svc;
 	double busy_mark;
 	double read_at; /* stdout not watched until then (coalescing) */
+	double check_until; /* spool check: a lines worker is up if alive */
 };
 
 void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
@@ -112,10 +112,13 @@ void worker_release(struct worker *w);
  * get them back before exec. */
 void worker_save_signals(const sigset_t *mask,
 			 const struct sigaction *pipe_act);
+/* The descriptor limit spool started with: children get it back. */
+struct rlimit;
+void worker_save_fd_limit(const struct rlimit *rl);
 
 /* Fork and exec the worker.  Returns 0 when it runs; -1 when it could not
  * be started, with the reason in *why (the child, if any, is reaped). */
-int worker_spawn(struct worker *w, double now, struct buf *why);
+int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why);
 
 /* Signal the worker's process group. */
 void worker_signal(struct worker *w, int sig);

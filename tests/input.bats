@@ -60,7 +60,9 @@ setup() {
 	assert_line --index 2 '{"seq":3,"result":{"x":6}}'
 	# The bad line is named by its line number in the file.
 	on_stderr assert_line --index 0 --regexp '^spool: tasks\.ndjson:5: invalid JSON'
-	assert_equal "${#stderr_lines[@]}" 1
+	# And how many failed, at the end.
+	on_stderr assert_line --index 1 'spool: 1 of 3 tasks failed'
+	assert_equal "${#stderr_lines[@]}" 2
 	assert_equal "$(cat received)" "$(printf '{"x":1}\n{"x":6}')"
 }
 

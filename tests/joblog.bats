@@ -234,7 +234,11 @@ field() {
 	run --separate-stderr bash -c "'$SPOOL' run -c cat -j 1 --joblog jl.tsv tasks.ndjson >/dev/full"
 	assert_equal "$status" 1
 	on_stderr assert_output --partial "stdout: write error"
-	assert_equal "$(jl_count jl.tsv)" 0
+	# Every task has its row, and none says ok: the run stopped at the
+	# first result it could not write, and what was left never started.
+	assert_equal "$(jl_count jl.tsv)" 5
+	assert_equal "$(awk -F'\t' 'NR > 1 && $7 == "ok"' jl.tsv | wc -l)" 0
+	assert_equal "$(awk -F'\t' 'NR > 1 && $8 ~ /stdout/' jl.tsv | wc -l)" 5
 	# So resuming runs them all.
 	run --separate-stderr spool run -c cat -j 1 --joblog jl.tsv --resume tasks.ndjson
 	assert_success

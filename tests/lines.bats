@@ -172,7 +172,8 @@ EOF
 	for n in 2 4 5 6 7; do
 		on_stderr assert_line --regexp "^spool: tasks\.ndjson:$n: invalid JSON"
 	done
-	assert_equal "${#stderr_lines[@]}" 5
+	on_stderr assert_line 'spool: 5 of 8 tasks failed'
+	assert_equal "${#stderr_lines[@]}" 6
 	# Only the good lines reached a worker.
 	assert_equal "$(sort received)" "$(printf '{"x":1}\n{"x":3}\n{"x":8}')"
 }
@@ -186,8 +187,9 @@ EOF
 	run --separate-stderr spool run -c cat -j 2 tasks.ndjson
 	assert_failure 1
 	assert_equal "${#lines[@]}" 1000
-	assert_equal "${#stderr_lines[@]}" 1
+	assert_equal "${#stderr_lines[@]}" 2
 	on_stderr assert_line --index 0 --regexp '^spool: tasks\.ndjson:501: invalid JSON at column 9: '
+	on_stderr assert_line --index 1 'spool: 1 of 1001 tasks failed'
 }
 
 # ------------------------------------------------------------ inputs

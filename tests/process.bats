@@ -42,8 +42,13 @@ start_held() {
 		fail "spool was not started with descriptors 7, 8 and 9"
 }
 
+# worker_pids : spool's children, but for its guard process.
+worker_pids() {
+	ps --ppid "$SPID" -o pid=,comm= | awk '$2 != "spool-guard" { print $1 }'
+}
+
 workers_up() {
-	(($(pgrep -P "$SPID" | wc -l) == $1))
+	(($(worker_pids | wc -l) == $1))
 }
 
 # finish_held : end the held spool's input; it must exit 0.
@@ -60,12 +65,12 @@ finish_held() {
 	write_pool pool.json '{"workers": [{"cmd": ["cat"], "replicas": 3}]}'
 	start_held -w pool.json
 	local pid fds
-	for pid in $(pgrep -P "$SPID"); do
+	for pid in $(worker_pids); do
 		fds=$(ls "/proc/$pid/fd" | sort -n | paste -sd' ')
 		assert_equal "$fds" "0 1 2"
 	done
 	# ... and they are its own pipes, not spool's stdin, stdout or stderr.
-	for pid in $(pgrep -P "$SPID"); do
+	for pid in $(worker_pids); do
 		local fd
 		for fd in 0 1 2; do
 			[[ $(readlink "/proc/$pid/fd/$fd") == pipe:* ]] ||
@@ -97,7 +102,7 @@ finish_held() {
 	start_held -w pool.json
 	local spool_pgid pid pgid
 	spool_pgid=$(ps -o pgid= -p "$SPID" | tr -d ' ')
-	for pid in $(pgrep -P "$SPID"); do
+	for pid in $(worker_pids); do
 		pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
 		assert_equal "$pgid" "$pid"
 		assert_not_equal "$pgid" "$spool_pgid"

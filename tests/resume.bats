@@ -71,7 +71,7 @@ lines_of() {
 	assert_equal "$(sort recv)" "$(lines_of tasks.ndjson 3 6)"
 	assert_equal "$(printf '%s\n' "${lines[@]}" | sort)" "$(lines_of tasks.ndjson 3 6)"
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":6,"ok":2,"failed":0,"retried":0,"skipped":4}'
+	assert_output '{"read":6,"ok":2,"failed":0,"retried":0,"skipped":4,"not_started":0}'
 	# Their rows were appended; the header is still the only one.
 	assert_equal "$(jl_count jl.tsv)" 8
 	assert_equal "$(grep -c '^seq' jl.tsv)" 1
@@ -89,7 +89,7 @@ lines_of() {
 	assert_equal "$output" ""
 	[[ ! -e recv ]] || fail "a worker received: $(cat recv)"
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":5,"ok":0,"failed":0,"retried":0,"skipped":5}'
+	assert_output '{"read":5,"ok":0,"failed":0,"retried":0,"skipped":5,"not_started":0}'
 	# Nothing ran, so no row was added.
 	assert_equal "$(jl_count jl.tsv)" 5
 }
@@ -124,7 +124,7 @@ lines_of() {
 	on_stderr assert_line --partial "tasks.ndjson:2: invalid JSON"
 	[[ ! -e recv ]] || fail "a worker received: $(cat recv)"
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":3,"ok":0,"failed":1,"retried":0,"skipped":2}'
+	assert_output '{"read":3,"ok":0,"failed":1,"retried":0,"skipped":2,"not_started":0}'
 	assert_equal "$(jl_rows jl.tsv | tail -n 1 | cut -f 1,2,7)" $'2\ttasks.ndjson:2\tfailed'
 }
 
@@ -199,7 +199,7 @@ lines_of() {
 	assert_equal "$(sort recv)" "$(lines_of tasks.ndjson 5 6 7 8 9 10)"
 	assert_equal "$(sort out1 out2)" "$(sort tasks.ndjson)"
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":10,"ok":6,"failed":0,"retried":0,"skipped":4}'
+	assert_output '{"read":10,"ok":6,"failed":0,"retried":0,"skipped":4,"not_started":0}'
 	assert_equal "$(jl_latest_ok jl.tsv | tr '\n' ' ')" "1 2 3 4 5 6 7 8 9 10 "
 }
 

@@ -36,9 +36,13 @@ poison_run() {
 	poison_run
 	assert_equal "$status" 1
 	run jq -c 'keys' stats.json
-	assert_output '["latency_s","tasks","tasks_per_s","wall_s","workers"]'
+	assert_output '["cpu_s","latency_s","tasks","tasks_per_s","wall_s","workers"]'
 	run jq -c '.tasks | keys' stats.json
-	assert_output '["failed","ok","read","retried","skipped"]'
+	assert_output '["failed","not_started","ok","read","retried","skipped"]'
+	run jq -c '.cpu_s | keys' stats.json
+	assert_output '["sys","user"]'
+	# spool's own CPU: numbers, not the workers'.
+	run jq -e '.cpu_s.user >= 0 and .cpu_s.sys >= 0 and (.cpu_s.user | type) == "number"' stats.json
 	run jq -c '.latency_s | keys' stats.json
 	assert_output '["max","p50","p90","p99"]'
 	run jq -c '.workers | map(keys) | unique' stats.json
@@ -51,7 +55,7 @@ poison_run() {
 	# The results on stdout: the 8 good tasks.
 	assert_equal "${#lines[@]}" 8
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":10,"ok":8,"failed":2,"retried":1,"skipped":0}'
+	assert_output '{"read":10,"ok":8,"failed":2,"retried":1,"skipped":0,"not_started":0}'
 	# ok + failed (+ skipped) = read.
 	run jq '.tasks.ok + .tasks.failed + .tasks.skipped == .tasks.read' stats.json
 	assert_output true
@@ -97,7 +101,8 @@ poison_run() {
 @test "--stats=FILE: the same summary is printed on stderr" {
 	poison_run
 	assert_equal "$status" 1
-	on_stderr assert_line --regexp '^spool: 10 tasks: 8 ok, 2 failed, 1 retried, 0 skipped in [0-9.]+[a-z]+ \([0-9.]+ tasks/s\)$'
+	on_stderr assert_line --regexp '^spool: 10 tasks: 8 ok, 2 failed, 1 retried, 0 skipped, 0 not started in [0-9.]+[a-z]+ \([0-9.]+ tasks/s\)$'
+	on_stderr assert_line --regexp '^spool: its own cpu: user [0-9.]+s, sys [0-9.]+s \([0-9.]+ us a task\)$'
 	on_stderr assert_line --regexp '^spool: latency p50 [0-9.]+[a-z]+ +p90 [0-9.]+[a-z]+ +p99 [0-9.]+[a-z]+ +max [0-9.]+[a-z]+$'
 	on_stderr assert_line --regexp '^spool: worker +tasks +failed +restarts +spawn +spawn result$'
 	on_stderr assert_line --regexp '^spool: rpc#0 +8 +1 +1 +[0-9.]+[a-z]+ +\{"gpu_ids":\[0,1\]\}$'
@@ -137,7 +142,7 @@ poison_run() {
 	assert_success
 	assert_equal "${#lines[@]}" 4
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":4,"ok":4,"failed":0,"retried":1,"skipped":0}'
+	assert_output '{"read":4,"ok":4,"failed":0,"retried":1,"skipped":0,"not_started":0}'
 	run jq -c '.workers[0] | {tasks, failed, restarts}' stats.json
 	assert_output '{"tasks":4,"failed":0,"restarts":1}'
 }
@@ -151,7 +156,7 @@ poison_run() {
 		{\"name\": \"bad\", \"protocol\": \"spool\", \"cmd\": [\"sh\", \"-c\", \"exit 127\"]}]}"
 	seq_tasks 3 >tasks.ndjson
 	run --separate-stderr spool run -w pool.json --stats=stats.json tasks.ndjson
-	assert_equal "$(jq -c '.tasks' stats.json)" '{"read":3,"ok":3,"failed":0,"retried":0,"skipped":0}'
+	assert_equal "$(jq -c '.tasks' stats.json)" '{"read":3,"ok":3,"failed":0,"retried":0,"skipped":0,"not_started":0}'
 	run jq -c '.workers[1] | {name, replica, tasks, spawn_s, spawn_result}' stats.json
 	assert_output '{"name":"bad","replica":0,"tasks":0,"spawn_s":null,"spawn_result":null}'
 	run jq -c '.workers[0] | {name, tasks, spawn_s: (.spawn_s | type)}' stats.json
@@ -164,7 +169,7 @@ poison_run() {
 	run --separate-stderr spool run -c "$WW" -j 1 --stats=stats.json empty.ndjson
 	assert_success
 	run jq -c '[.tasks, .tasks_per_s, .latency_s]' stats.json
-	assert_output '[{"read":0,"ok":0,"failed":0,"retried":0,"skipped":0},0,{"p50":0,"p90":0,"p99":0,"max":0}]'
+	assert_output '[{"read":0,"ok":0,"failed":0,"retried":0,"skipped":0,"not_started":0},0,{"p50":0,"p90":0,"p99":0,"max":0}]'
 }
 
 @test "--stats prints the summary on stderr only and writes no file" {
@@ -175,7 +180,7 @@ poison_run() {
 	assert_success
 	# stdout holds the results and nothing else.
 	assert_equal "$output" "$(cat tasks.ndjson)"
-	on_stderr assert_line --regexp '^spool: 5 tasks: 5 ok, 0 failed, 0 retried, 0 skipped in '
+	on_stderr assert_line --regexp '^spool: 5 tasks: 5 ok, 0 failed, 0 retried, 0 skipped, 0 not started in '
 	on_stderr assert_line --regexp '^spool: latency p50 '
 	on_stderr assert_line --regexp '^spool: ww.py#0 +5 +0 +0 '
 	assert_equal "$(ls)" "tasks.ndjson"
@@ -194,7 +199,7 @@ poison_run() {
 	assert_success
 	assert_equal "$stderr" ""
 	run jq -c '.tasks' stats.json
-	assert_output '{"read":3,"ok":3,"failed":0,"retried":0,"skipped":0}'
+	assert_output '{"read":3,"ok":3,"failed":0,"retried":0,"skipped":0,"not_started":0}'
 }
 
 @test "--stats=FILE replaces an earlier file" {

@@ -245,7 +245,7 @@ static void test_errors(void)
 			 "specs, got {\"cmd\":[\"a\"]}");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"jobs\":2}",
 		   LABEL ": jobs: unknown key (known: workers, order, "
-			 "queue_size, retries)");
+			 "queue_size, retries, order_buffer)");
 	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"order\":\"random\"}",
 		   LABEL ": order: expected \"input\" or \"completion\", got "
 			 "\"random\"");
@@ -275,7 +275,7 @@ static void test_errors(void)
 		": workers[1].gpu: unknown key (known: name, cmd, protocol, "
 		"spawn, env, cwd, replicas, inflight, timeout, "
 		"startup_timeout, "
-		"max_tasks, ready)");
+		"max_tasks, ready, buffered)");
 	expect_spec_err(
 		"\"cmd\":\"python3 w.py\"",
 		LABEL ": workers[1].cmd: expected a non-empty array of strings "
