@@ -61,6 +61,7 @@ int loop_add(struct loop *l, int fd, short events, loop_cb cb, void *ctx)
 	w->events = events;
 	w->kmask = 0;
 	w->always = 0;
+	w->detached = false;
 	w->next = -1;
 	w->cb = cb;
 	w->ctx = ctx;

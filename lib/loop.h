@@ -20,7 +20,9 @@
  *   forgets a descriptor by its number; once closed, the number may name
  *   another file, and a copy held elsewhere (a child between fork and
  *   exec) keeps the old one reporting.  After loop_del() the number may
- *   be closed, reused and loop_add()ed again in the same turn.
+ *   be closed, reused and loop_add()ed again in the same turn.  (A late
+ *   loop_del, after the number went to a new watch, is survived: the
+ *   new watch keeps its events.)
  * - one watch per descriptor: watch it for POLLIN | POLLOUT rather than
  *   twice. */
 #ifndef SPOOL_LOOP_H
@@ -33,14 +35,13 @@
 typedef void (*loop_cb)(void *ctx, int fd, int revents);
 
 struct loop_watch {
-	int fd;       /* -1: free */
-	short events; /* POLLIN / POLLOUT; 0: registered but not polled */
-	short kmask;  /* the events the backend waits for now */
-	short always; /* cannot be waited on: these revents whenever
-			 asked (epoll: a regular file, a closed fd) */
-	uint32_t gen; /* changes when the watch is removed: stale events
-			 carry the old one and are dropped */
-	int next;     /* link in the free or the removed list */
+	int fd;        /* -1: free */
+	short events;  /* POLLIN / POLLOUT; 0: registered but not polled */
+	short kmask;   /* the events the backend waits for now */
+	short always;  /* epoll cannot wait on it: revents when asked */
+	bool detached; /* closed without loop_del, number watched again */
+	uint32_t gen;  /* changed by loop_del: tells stale events apart */
+	int next;      /* link in the free or the removed list */
 	loop_cb cb;
 	void *ctx;
 };

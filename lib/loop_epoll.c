@@ -10,7 +10,12 @@
  *
  * epoll refuses descriptors that cannot block (EPERM: regular files,
  * /dev/null); poll(2) calls them always ready, and so do we: they sit on
- * a short list, and a wait that wants any of them does not sleep. */
+ * a short list, and a wait that wants any of them does not sleep.
+ *
+ * The kernel knows an entry by descriptor number, and a number closed
+ * without loop_del can come back at once for another watch.  A table of
+ * which watch holds each number keeps the old watch's late loop_del from
+ * removing the new watch's entry. */
 #define _GNU_SOURCE
 #include "loop_backend.h"
 
@@ -48,6 +53,8 @@ struct loop_backend {
 	struct loop_fired *fired;
 	size_t fired_cap;
 	int *always; /* ids of wanted watches epoll cannot wait on */
+	int *owner;
+	size_t owner_cap;
 	size_t nalways, always_cap;
 	bool no_pwait2;
 };
@@ -79,6 +86,7 @@ void loop_backend_free(struct loop_backend *b)
 	free(b->ev);
 	free(b->fired);
 	free(b->always);
+	free(b->owner);
 	free(b);
 }
 
@@ -102,11 +110,28 @@ static void always_remove(struct loop_backend *b, int id)
 	}
 }
 
+/* Which watch holds each descriptor number in the set: id + 1, 0 none. */
+static int *owner_of(struct loop_backend *b, int fd)
+{
+	if ((size_t)fd >= b->owner_cap) {
+		size_t cap = MAX(MAX(b->owner_cap * 2, (size_t)fd + 1), 64);
+		b->owner = xrealloc(b->owner, cap * sizeof(*b->owner));
+		memset(b->owner + b->owner_cap, 0,
+		       (cap - b->owner_cap) * sizeof(*b->owner));
+		b->owner_cap = cap;
+	}
+	return &b->owner[fd];
+}
+
 void loop_backend_update(struct loop *l, int id)
 {
 	struct loop_backend *b = l->b;
 	struct loop_watch *w = &l->w[id];
 	short want = w->events;
+	if (w->detached) {
+		w->kmask = want;
+		return;
+	}
 	if (w->always) {
 		if (want && !w->kmask)
 			always_add(b, id);
@@ -115,6 +140,7 @@ void loop_backend_update(struct loop *l, int id)
 		w->kmask = want;
 		return;
 	}
+	int *own = owner_of(b, w->fd);
 	int op = !want      ? EPOLL_CTL_DEL
 		 : w->kmask ? EPOLL_CTL_MOD
 			    : EPOLL_CTL_ADD;
@@ -131,12 +157,24 @@ void loop_backend_update(struct loop *l, int id)
 		/* On failure the descriptor was closed before loop_del: the
 		 * kernel dropped it with its last reference, or keeps it
 		 * while a copy lives, its events then stale by generation. */
+		*own = 0;
 		b->nset--;
 		return;
 	}
 	if (r == 0) {
+		if (op == EPOLL_CTL_ADD && *own) {
+			/* The number's last watch had its descriptor closed
+			 * without loop_del: its entry went with the file.
+			 * Its late loop_del must not remove this one, and
+			 * what a copy of its file still reports is stale. */
+			struct loop_watch *prev = &l->w[*own - 1];
+			prev->detached = true;
+			prev->gen++;
+			b->nset--;
+		}
 		if (op == EPOLL_CTL_ADD)
 			b->nset++;
+		*own = id + 1;
 		return;
 	}
 	if (op == EPOLL_CTL_ADD && (err == EPERM || err == EBADF)) {

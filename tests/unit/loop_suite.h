@@ -357,6 +357,37 @@ static void test_stale_event(void)
 	close(q[1]);
 }
 
+/* The rule broken the other way: closed, the number reused and watched
+ * by someone else, and only then loop_del.  The new watch must survive
+ * the late removal (an epoll entry is removed by number). */
+static void test_late_del(void)
+{
+	struct loop l;
+	loop_init(&l);
+	int p[2], q[2];
+	xpipe(p);
+	struct probe old = {0}, fresh = {0};
+	int id = loop_add(&l, p[0], POLLIN, on_probe, &old);
+	int num = p[0];
+	close(p[0]);
+	close(p[1]);
+	xpipe(q);
+	int id2 = loop_add(&l, q[0], POLLIN, on_probe, &fresh);
+	loop_del(&l, id);
+	put(q[1]);
+	int ran = loop_wait(&l, 0, NULL);
+	TEST(q[0] == num && ran == 1 && fresh.calls == 1 && old.calls == 0,
+	     "a late loop_del of a closed descriptor leaves the watch that "
+	     "reused its number alone");
+	loop_set(&l, id2, 0);
+	loop_set(&l, id2, POLLIN);
+	TEST(loop_wait(&l, 0, NULL) == 1 && fresh.calls == 2,
+	     "and that watch still changes as usual");
+	loop_release(&l);
+	close(q[0]);
+	close(q[1]);
+}
+
 struct adder {
 	struct loop *l;
 	int fd;
@@ -567,6 +598,7 @@ int main(void)
 	test_removed_in_turn();
 	test_fd_reuse();
 	test_stale_event();
+	test_late_del();
 	test_add_in_callback();
 	test_files();
 	test_timeouts();
