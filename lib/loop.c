@@ -1,121 +1,160 @@
-/* loop.c - poll(2) event loop.
+/* loop.c - the watch table and the dispatch of a turn, shared by the
+ * backends (loop_backend.h says which one waits, and why).
  *
- * The watch table is rebuilt into a pollfd array on every wait: spool
- * watches a few descriptors per worker, and a rebuild costs less than the
- * bookkeeping an epoll set would need when interest changes every turn.
- * POLLHUP and POLLERR are reported to callbacks as readable, so the normal
- * read sees the end of file or the error. */
+ * Ids are handed out from a free list, so adding and removing is O(1).
+ * A removed id first waits on the "dead" list until the next wait begins:
+ * a callback may still hold it during its turn.  Each removal changes the
+ * watch's generation; the backend reports (id, generation) pairs, and an
+ * event whose generation is old belongs to a watch that is gone. */
 #define _GNU_SOURCE
 #include "loop.h"
+#include "loop_backend.h"
 
-#include <errno.h>
-#include <poll.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void loop_init(struct loop *l)
 {
 	memset(l, 0, sizeof(*l));
+	l->free = l->dead = l->dead_tail = -1;
+	l->b = loop_backend_new();
 }
 
 void loop_release(struct loop *l)
 {
+	if (l->b)
+		loop_backend_free(l->b);
 	free(l->w);
-	free(l->pfd);
-	free(l->pfd_watch);
-	free(l->dead);
 	memset(l, 0, sizeof(*l));
+	l->free = l->dead = l->dead_tail = -1;
+}
+
+const char *loop_backend_name(void)
+{
+	return loop_backend_label;
+}
+
+static void tell_backend(struct loop *l, int id)
+{
+	l->changes++;
+	loop_backend_update(l, id);
 }
 
 int loop_add(struct loop *l, int fd, short events, loop_cb cb, void *ctx)
 {
-	int id = -1;
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->w[i].fd >= 0)
-			continue;
-		bool pending = false;
-		for (size_t k = 0; k < l->ndead; k++)
-			if (l->dead[k] == (int)i)
-				pending = true;
-		if (!pending) {
-			id = (int)i;
-			break;
-		}
-	}
-	if (id < 0) {
+	if (fd < 0)
+		return -1;
+	int id = l->free;
+	if (id >= 0) {
+		l->free = l->w[id].next;
+	} else {
 		if (l->n == l->cap) {
 			l->cap = l->cap ? l->cap * 2 : 16;
 			l->w = xrealloc(l->w, l->cap * sizeof(*l->w));
 		}
 		id = (int)l->n++;
+		l->w[id].gen = 0;
 	}
-	l->w[id] = (struct loop_watch){fd, events, cb, ctx};
+	struct loop_watch *w = &l->w[id];
+	w->fd = fd;
+	w->events = events;
+	w->kmask = 0;
+	w->always = 0;
+	w->detached = false;
+	w->next = -1;
+	w->cb = cb;
+	w->ctx = ctx;
+	if (events)
+		tell_backend(l, id);
 	return id;
+}
+
+static struct loop_watch *live(struct loop *l, int id)
+{
+	if (id < 0 || (size_t)id >= l->n || l->w[id].fd < 0)
+		return NULL;
+	return &l->w[id];
 }
 
 void loop_set(struct loop *l, int id, short events)
 {
-	if (id >= 0 && (size_t)id < l->n)
-		l->w[id].events = events;
+	struct loop_watch *w = live(l, id);
+	if (!w)
+		return;
+	w->events = events;
+	/* The engine sets most watches every turn, mostly to what they
+	 * already are: only a real change reaches the kernel. */
+	if (w->kmask != events)
+		tell_backend(l, id);
 }
 
 void loop_del(struct loop *l, int id)
 {
-	if (id < 0 || (size_t)id >= l->n || l->w[id].fd < 0)
+	struct loop_watch *w = live(l, id);
+	if (!w)
 		return;
-	l->w[id].fd = -1;
-	l->w[id].events = 0;
-	if (l->ndead == l->dead_cap) {
-		l->dead_cap = l->dead_cap ? l->dead_cap * 2 : 16;
-		l->dead = xrealloc(l->dead, l->dead_cap * sizeof(int));
-	}
-	l->dead[l->ndead++] = id;
+	w->events = 0;
+	if (w->kmask)
+		tell_backend(l, id);
+	w->fd = -1;
+	w->gen++;
+	w->cb = NULL;
+	w->ctx = NULL;
+	w->next = -1;
+	if (l->dead_tail >= 0)
+		l->w[l->dead_tail].next = id;
+	else
+		l->dead = id;
+	l->dead_tail = id;
+}
+
+int loop_timeout_ms(const struct timespec *timeout)
+{
+	if (!timeout)
+		return -1;
+	/* In long long: seconds * 1000 overflow an int past 24 days. */
+	long long ms = (long long)timeout->tv_sec * 1000;
+	ms += (timeout->tv_nsec + 999999) / 1000000;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 int loop_wait(struct loop *l, double timeout, double *now)
 {
-	l->ndead = 0;
-	if (l->pfd_cap < l->n) {
-		l->pfd_cap = l->n;
-		l->pfd = xrealloc(l->pfd, l->pfd_cap * sizeof(*l->pfd));
-		l->pfd_watch = xrealloc(l->pfd_watch, l->pfd_cap * sizeof(int));
+	/* Ids removed before this wait cannot be among its events. */
+	if (l->dead >= 0) {
+		l->w[l->dead_tail].next = l->free;
+		l->free = l->dead;
+		l->dead = l->dead_tail = -1;
 	}
-	nfds_t np = 0;
-	for (size_t i = 0; i < l->n; i++) {
-		if (l->w[i].fd < 0 || !l->w[i].events)
-			continue;
-		l->pfd[np].fd = l->w[i].fd;
-		l->pfd[np].events = l->w[i].events;
-		l->pfd[np].revents = 0;
-		l->pfd_watch[np] = (int)i;
-		np++;
-	}
-	/* ppoll: deadlines finer than a millisecond (read coalescing). */
 	struct timespec ts, *tsp = NULL;
 	if (timeout >= 0) {
 		if (timeout > 3600)
 			timeout = 3600;
 		ts.tv_sec = (time_t)timeout;
 		ts.tv_nsec = (long)((timeout - (double)ts.tv_sec) * 1e9);
+		if (ts.tv_nsec > 999999999)
+			ts.tv_nsec = 999999999;
 		tsp = &ts;
 	}
-	int r = ppoll(l->pfd, np, tsp, NULL);
+	struct loop_fired *fired;
+	size_t nf = loop_backend_wait(l, tsp, &fired);
 	if (now)
 		*now = mono_now();
-	if (r <= 0)
-		return 0;
 	int ran = 0;
-	for (nfds_t i = 0; i < np; i++) {
-		short re = l->pfd[i].revents;
-		if (!re)
+	for (size_t i = 0; i < nf; i++) {
+		struct loop_watch *w = &l->w[fired[i].id];
+		/* Removed by an earlier callback this turn. */
+		if (w->gen != fired[i].gen || w->fd < 0)
 			continue;
-		struct loop_watch *w = &l->w[l->pfd_watch[i]];
-		/* Removed or replaced by an earlier callback this turn. */
-		if (w->fd != l->pfd[i].fd || !w->events)
-			continue;
+		short re = fired[i].revents;
 		if (re & (POLLHUP | POLLERR | POLLNVAL))
-			re |= (w->events & (POLLIN | POLLOUT));
+			re |= w->events & (POLLIN | POLLOUT);
+		/* Only what the watch asks for now (an earlier callback may
+		 * have changed it), or the reason it cannot be read. */
+		re &= w->events | POLLHUP | POLLERR | POLLNVAL;
+		if (!w->events || !re)
+			continue;
 		w->cb(w->ctx, w->fd, re);
 		ran++;
 	}

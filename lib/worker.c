@@ -421,6 +421,11 @@ void worker_read_stderr(struct worker *w, bool until_eof)
 			add_tail(w, line, n);
 		}
 		if (r == 0 || (r < 0 && errno != EAGAIN)) {
+			/* Unwatch before closing, as for stdin. */
+			if (w->w_err >= 0 && w->loop) {
+				loop_del(w->loop, w->w_err);
+				w->w_err = -1;
+			}
 			close(w->fd_err);
 			w->fd_err = -1;
 			return;
