@@ -6,6 +6,8 @@ bats_require_minimum_version 1.5.0
 
 load test_helper
 
+BASH_COMPLETION=/usr/share/bash-completion/bash_completion
+
 setup() {
 	cd "$BATS_TEST_TMPDIR" || return 1
 }
@@ -185,38 +187,182 @@ sys.exit(not any(e.startswith(sys.argv[1] + "/lib") and e.endswith("-packages") 
 	[ ! -e root ]
 }
 
-# complete WORD... : the completions bash offers for the last word.
-complete_words() {
-	bash -c '
-		source "$1"; shift
-		COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
-		COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
-		_spool spool "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-		printf "%s\n" "${COMPREPLY[@]}"
-	' _ "$REPO_DIR/cmd/spool.bash-completion" "$@"
+# complete LINE : what bash, with bash-completion loaded, offers at the end
+# of LINE, one candidate a line.  COMP_WORDS is split as readline splits
+# these lines: at blanks, with '=' (in COMP_WORDBREAKS) a word of its own.
+complete_line() {
+	bash --norc --noprofile -c '
+		source "$1" || exit 1
+		source "$2" || exit 1
+		line=$3
+		COMP_LINE=$line
+		COMP_POINT=${#line}
+		read -ra raw <<<"$line"
+		COMP_WORDS=()
+		for w in "${raw[@]}"; do
+			while [[ $w == *=* ]]; do
+				[[ -n ${w%%=*} ]] && COMP_WORDS+=("${w%%=*}")
+				COMP_WORDS+=("=")
+				w=${w#*=}
+			done
+			[[ -n $w ]] && COMP_WORDS+=("$w")
+		done
+		[[ $line == *[[:blank:]] ]] && COMP_WORDS+=("")
+		COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+		spec=$(complete -p spool) || exit 1
+		[[ $spec =~ -F\ ([^ ]+) ]] || exit 1
+		"${BASH_REMATCH[1]}" spool "${COMP_WORDS[COMP_CWORD]}" \
+			"${COMP_WORDS[COMP_CWORD - 1]}"
+		((${#COMPREPLY[@]})) && printf "%s\n" "${COMPREPLY[@]}"
+		exit 0
+	' _ "$BASH_COMPLETION" "$REPO_DIR/cmd/spool.bash-completion" "$1"
 }
 
-@test "completion: commands, then every flag of run and check" {
-	run complete_words spool ''
+@test "bash-completion loads the installed completion for spool" {
+	run make_install PREFIX=/opt/sp DESTDIR="$PWD/root"
 	assert_success
-	assert_line run
-	assert_line check
-	assert_line help
-	run complete_words spool run --
-	# Every long flag of 'spool run --help' is offered.
-	local flag
-	for flag in $("$SPOOL" run --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
-		assert_line --regexp "^$flag=?\$"
-	done
-	run complete_words spool check --
-	assert_line --regexp '^--workers=?$'
-	refute_line --regexp '^--tag'
+	run env XDG_DATA_DIRS="$PWD/root/opt/sp/share" bash --norc --noprofile -c '
+		source "$1" || exit 1
+		__load_completion spool && complete -p spool' _ "$BASH_COMPLETION"
+	assert_success
+	assert_output --regexp '^complete -F [_a-z]+ spool$'
 }
 
-@test "completion: file names for -w, 'auto' for --inflight" {
-	touch pool.json notes.txt
-	run complete_words spool run -w ''
-	assert_line pool.json
-	run complete_words spool run --inflight ''
-	assert_line auto
+@test "completion: commands, and the commands help knows" {
+	run complete_line 'spool '
+	assert_success
+	assert_output "$(printf '%s\n' run serve check help)"
+	run complete_line 'spool help '
+	assert_output "$(printf '%s\n' run serve check)"
+	run complete_line 'spool -'
+	assert_output "$(printf '%s\n' --help --version)"
+}
+
+@test "completion: every long flag a command's --help shows is offered" {
+	local cmd flag n=0
+	for cmd in run serve check; do
+		"$SPOOL" "$cmd" --help >/dev/null 2>&1 || continue
+		run complete_line "spool $cmd --"
+		assert_success
+		for flag in $("$SPOOL" "$cmd" --help | grep -o -- '--[a-z][a-z-]*' | sort -u); do
+			assert_line --regexp "^$flag=?\$"
+			n=$((n + 1))
+		done
+	done
+	((n > 20))
+}
+
+@test "completion: each command offers its own flags and no other's" {
+	local run_flags='-w --workers -c --cmd -j --jobs -p --protocol --buffered
+		--batch -S --hosts --ssh --dry-run -k --keep-order -q --queue-size
+		--inflight --order-buffer -r --retries -t --timeout --failed --tag
+		--raw --strict --joblog --resume --progress --no-progress --stats
+		--stats= -v --verbose --quiet -h --help'
+	local serve_flags='-w --workers -c --cmd -j --jobs -p --protocol
+		--buffered --batch -S --hosts --ssh -q --queue-size --inflight
+		-r --retries -t --timeout --listen --stats --stats= --dry-run
+		-v --verbose --quiet -h --help'
+	local check_flags='-w --workers -c --cmd -j --jobs -p --protocol
+		--buffered -S --hosts --ssh -v --verbose --quiet -h --help'
+	local cmd flags
+	for cmd in run serve check; do
+		flags=${cmd}_flags
+		run complete_line "spool $cmd -"
+		assert_success
+		assert_equal "$(LC_ALL=C sort <<<"$output")" \
+			"$(printf '%s\n' ${!flags} | LC_ALL=C sort)"
+	done
+	run complete_line 'spool check -'
+	refute_line --partial -- --tag
+}
+
+@test "completion: -c offers a command name once, for its first word only" {
+	# The same command in two PATH directories, as /bin and /usr/bin are
+	# on a merged-/usr system.
+	mkdir -p d1 d2
+	printf '#!/bin/sh\n' >d1/spooltestcmd
+	cp d1/spooltestcmd d2/
+	chmod +x d1/spooltestcmd d2/spooltestcmd
+	PATH=$PWD/d1:$PWD/d2:$PATH run complete_line 'spool run -c spooltestc'
+	assert_success
+	assert_output spooltestcmd
+	run complete_line 'spool run -c jq'
+	assert_success
+	[ "$(grep -cx jq <<<"$output")" -eq 1 ]
+	PATH=$PWD/d1:$PATH run complete_line 'spool check --cmd=spooltestc'
+	assert_output spooltestcmd
+	# A quoted command line: its first word, and nothing after it.
+	PATH=$PWD/d1:$PATH run complete_line "spool run -c 'spooltestc"
+	assert_output spooltestcmd
+	PATH=$PWD/d1:$PATH run complete_line "spool run -c 'spooltestcmd spooltestc"
+	assert_output ''
+}
+
+@test "completion: --stats= and --failed offer files, hidden ones only when asked" {
+	touch .hidden out.json notes.txt
+	mkdir sub
+	run complete_line 'spool run --stats='
+	assert_success
+	assert_line out.json
+	assert_line notes.txt
+	assert_line sub
+	refute_line .hidden
+	run complete_line 'spool run --stats=o'
+	assert_output out.json
+	run complete_line 'spool run --stats=.h'
+	assert_output .hidden
+	run complete_line 'spool run --failed '
+	assert_line notes.txt
+	refute_line .hidden
+	# Plain --stats takes no FILE: the next word is an input.
+	run complete_line 'spool run --stats '
+	assert_line notes.txt
+	# An option's value is never "--" the end of options.
+	run complete_line 'spool run -c -- --'
+	assert_line --partial -- --workers
+}
+
+@test "completion: -w offers pool configs, -p the protocols, --inflight auto" {
+	touch pool.json notes.txt .hidden.json
+	run complete_line 'spool run -w '
+	assert_output pool.json
+	run complete_line 'spool check --workers='
+	assert_output pool.json
+	run complete_line 'spool run -p '
+	assert_output "$(printf '%s\n' lines spool)"
+	run complete_line 'spool serve --protocol=s'
+	assert_output spool
+	run complete_line 'spool run --inflight '
+	assert_output auto
+	run complete_line 'spool run --inflight='
+	assert_output auto
+	run complete_line 'spool run -j '
+	assert_output ''
+}
+
+@test "completion: serve's --listen offers files; serve and check take no input FILE" {
+	touch notes.txt
+	run complete_line 'spool serve --listen '
+	assert_output notes.txt
+	run complete_line 'spool serve '
+	refute_line notes.txt
+	assert_line --listen
+	run complete_line 'spool check -w pool.json '
+	refute_line notes.txt
+	run complete_line 'spool run -w pool.json '
+	assert_line notes.txt
+	# After "--" only files.
+	run complete_line 'spool run -- -'
+	assert_output ''
+}
+
+@test "completion: -S offers known ssh hosts in a list, with slots and user" {
+	mkdir .ssh
+	printf 'Host gpubox\n' >.ssh/config
+	HOME=$PWD run complete_line 'spool run -S gpu'
+	assert_line gpubox
+	HOME=$PWD run complete_line 'spool run -S 4/gpu'
+	assert_line 4/gpubox
+	HOME=$PWD run complete_line 'spool check --hosts=a,alice@gpu'
+	assert_line a,alice@gpubox
 }
