@@ -5,7 +5,9 @@
 #   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
 #   make demo            run the bundled example pool on bundled tasks
 #   make bench           benchmarks against GNU parallel and Python pools
-#   make install         PREFIX=/usr/local DESTDIR= honoured
+#   make install         copy what make built: binary, library, headers,
+#                        spool.pc, Python SDK, man pages, completion
+#                        (PREFIX=/usr/local, DESTDIR=, PYTHONDIR=...)
 #
 # Missing Debian packages are installed first when run as root; otherwise
 # the exact apt-get command is printed and make stops (tests/deps.sh).
@@ -14,6 +16,10 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# PYTHONDIR (where the Python SDK and client go) is worked out below.
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -52,7 +58,7 @@ CWORKER_BIN := $(patsubst workers/c/%.c,$(BUILD)/workers/%,$(CWORKER_SRC))
 SPOOL := $(BUILD)/spool
 
 .PHONY: all deps deps-test deps-bench test unit bats pytest demo bench \
-	install uninstall clean fuzz
+	install uninstall clean fuzz FORCE
 
 all: deps $(SPOOL) $(BUILD)/libspool.a $(CWORKER_BIN) $(FUZZ_BIN)
 
@@ -113,21 +119,85 @@ demo: all
 bench: deps-bench all
 	@sh tests/bench/run.sh $(abspath $(SPOOL))
 
-install: all
+# What make installs from the source tree: the public headers (the client
+# header appears once it is written) and the Python modules, tests aside.
+INSTALL_HEADERS = lib/spool.h $(wildcard lib/spool_client.h) \
+	workers/c/spool_worker.h
+INSTALL_PY = $(foreach f,$(wildcard workers/python/spool_*.py), \
+	$(if $(findstring test,$(notdir $(f))),,$(f)))
+
+# Python modules go where the system python3 finds them without PYTHONPATH:
+# the first of its sys.path (or user site) entries under $(PREFIX)/lib*,
+# else the Debian convention.  /usr/bin/python3 comes first, as a pyenv or
+# venv python3 on PATH does not search $(PREFIX); -E keeps PYTHONPATH out.
+SYSTEM_PYTHON3 = $(firstword $(wildcard /usr/bin/python3) \
+	$(shell command -v python3 2>/dev/null))
+PYTHONDIR_PY = import os, site, sys; \
+	p = os.path.normpath(sys.argv[1]); \
+	c = [e for e in sys.path + [site.getusersitepackages()] \
+	     if e.startswith(p + "/lib") and e.endswith("-packages")]; \
+	v = "python3" if p == "/usr" else "python{}.{}".format(*sys.version_info[:2]); \
+	print(c[0] if c else p + "/lib/" + v + "/dist-packages")
+PYTHONDIR ?= $(or $(if $(SYSTEM_PYTHON3),$(shell $(SYSTEM_PYTHON3) -E -c \
+	'$(PYTHONDIR_PY)' '$(PREFIX)' 2>/dev/null)),$(PREFIX)/lib/python3/dist-packages)
+
+VERSION = $(shell sed -n 's/.*SPOOL_VERSION "\(.*\)"/\1/p' lib/spool.h)
+
+# spool.pc: paths under $(PREFIX) are written relative to ${prefix}, so that
+# pkg-config --define-prefix can relocate a DESTDIR install.  libspool is
+# static only, so libcjson is a public requirement: plain --libs must link.
+PC_PATH = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PC_CJSON = $(shell pkg-config --exists libcjson 2>/dev/null && echo libcjson)
+
+# Regenerated at each install (after the check that there is a build):
+# PREFIX may differ from the last run.
+$(BUILD)/spool.pc: lib/spool.pc.in FORCE
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+		-e 's|@LIBDIR@|$(call PC_PATH,$(LIBDIR))|g' \
+		-e 's|@INCLUDEDIR@|$(call PC_PATH,$(INCLUDEDIR))|g' \
+		-e 's|@VERSION@|$(VERSION)|g' \
+		-e 's|@REQUIRES@|$(PC_CJSON)|g' \
+		-e 's|@LIBS@|$(if $(PC_CJSON),,-lcjson )-lm|g' \
+		lib/spool.pc.in >$@.tmp
+	@mv $@.tmp $@
+
+FORCE:
+
+# install copies what `make` built and never builds: building may install
+# Debian packages (tests/deps.sh), which `sudo make install` must not do.
+install:
+	@for f in $(SPOOL) $(BUILD)/libspool.a; do \
+		[ -f "$$f" ] || { echo "spool: $$f is missing: run 'make' first, then 'make install'" >&2; exit 1; }; \
+	done
+	@$(MAKE) --no-print-directory $(BUILD)/spool.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(BASHCOMPDIR)
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(PYTHONDIR)
 	install -m 755 $(SPOOL) $(DESTDIR)$(BINDIR)/spool
 	install -m 644 man/spool.1 $(DESTDIR)$(MANDIR)/man1/spool.1
 	install -m 644 man/spool-config.5 $(DESTDIR)$(MANDIR)/man5/spool-config.5
 	install -m 644 man/spool-protocol.7 $(DESTDIR)$(MANDIR)/man7/spool-protocol.7
 	install -m 644 cmd/spool.bash-completion $(DESTDIR)$(BASHCOMPDIR)/spool
+	install -m 644 $(INSTALL_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(BUILD)/libspool.a $(DESTDIR)$(LIBDIR)/libspool.a
+	install -m 644 $(BUILD)/spool.pc $(DESTDIR)$(PKGCONFIGDIR)/spool.pc
+	install -m 644 $(INSTALL_PY) $(DESTDIR)$(PYTHONDIR)/
 
+# Directories stay: they may hold other packages' files.  Byte code that
+# python3 wrote next to the modules goes with them.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/spool $(DESTDIR)$(MANDIR)/man1/spool.1 \
 		$(DESTDIR)$(MANDIR)/man5/spool-config.5 \
 		$(DESTDIR)$(MANDIR)/man7/spool-protocol.7 \
-		$(DESTDIR)$(BASHCOMPDIR)/spool
+		$(DESTDIR)$(BASHCOMPDIR)/spool \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(INSTALL_HEADERS))) \
+		$(DESTDIR)$(LIBDIR)/libspool.a $(DESTDIR)$(PKGCONFIGDIR)/spool.pc \
+		$(addprefix $(DESTDIR)$(PYTHONDIR)/,$(notdir $(INSTALL_PY))) \
+		$(foreach m,$(notdir $(INSTALL_PY:.py=)), \
+			$(DESTDIR)$(PYTHONDIR)/__pycache__/$(m).*.pyc)
 
 clean:
 	rm -rf build

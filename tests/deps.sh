@@ -27,6 +27,7 @@ for what in "$@"; do
 		need gawk command -v awk
 		need procps command -v ps
 		need bsdutils command -v script
+		need bash-completion test -f /usr/share/bash-completion/bash_completion
 		;;
 	demo)
 		need python3 command -v python3
