@@ -25,6 +25,10 @@ it cannot corrupt the protocol: print(), sys.stdout, C extensions and child
 processes writing to file descriptor 1 alike, from the moment run() is
 called (print nothing to stdout before).  Python 3.8 or later.
 
+The first message must be the spawn request.  When it is anything else,
+the worker was started with spool's lines protocol, which would take its
+JSON-RPC answers for task results: it says so on stderr and exits 2.
+
 Answers are written in batches: the answers to all the requests of one
 read of stdin go out in one write, so a pipelined batch costs one system
 call.  Between tasks, answers waiting longer than FLUSH_AFTER seconds (since
@@ -32,6 +36,7 @@ the batch came or the last write) go out at once, so a slow task does not
 hold back the answers before it for longer than it takes.
 """
 
+import itertools
 import json
 import os
 import sys
@@ -243,74 +248,115 @@ def _spawn(worker, params):
     return worker.spawn(params)
 
 
+LINES_WORKER_MESSAGE = (
+    "spool_worker: the first message is not a spawn request, so this worker "
+    "was started as a lines worker; it speaks the spool protocol: set "
+    "\"protocol\": \"spool\" in its pool config (or use -p spool with -c)\n")
+
+
+def _spawn_request(line):
+    """The decoded spawn request on this line, or None."""
+    try:
+        msg = _loads(line)
+    except ValueError:
+        return None
+    if isinstance(msg, dict) and msg.get("method") == "spawn":
+        return msg
+    return None
+
+
+def _serve_spawn(worker, batches, out):
+    """Answer the first message, which must be spawn's.  Returns the lines
+    of its batch that came after it, or None at end of input."""
+    for batch in batches:
+        for i, line in enumerate(batch):
+            if not line.strip():
+                continue
+            msg = _spawn_request(line)
+            if msg is None:
+                # A lines worker's task: answering it with a JSON-RPC error
+                # would pass for its result, so refuse to run at all.
+                sys.stderr.write(LINES_WORKER_MESSAGE)
+                sys.stderr.flush()
+                sys.exit(2)
+            id_text = _id_text(msg.get("id"))
+            try:
+                result = _spawn(worker, msg.get("params"))
+            except Exception as exc:
+                # The traceback first: spool ends the worker when it
+                # reads the error, and reports its stderr tail.
+                traceback.print_exc(file=sys.stderr)
+                sys.stderr.flush()
+                out.parts.append(_error(id_text, _error_obj(exc)))
+                out.flush()
+                sys.exit(1)
+            out.parts.append(_result(id_text, result))
+            out.flush()
+            return batch[i + 1:]
+    return None
+
+
 def run(worker_cls, stdin_fd=0):
     """Serve the spool protocol until stdin closes."""
     out = _Out(_protect_stdout())
     worker = worker_cls()
-    execute = worker.execute
-    fast = _fast_execute
-    add = out.parts.append
-    monotonic = time.monotonic
-    spawned = False
+    batches = _batches(stdin_fd)
     try:
-        for batch in _batches(stdin_fd):
-            # Answers go out at the end of the batch, or as soon as
-            # FLUSH_AFTER has passed since the batch came or the last
-            # write: a slow task does not hold back the answers before it.
-            mark = monotonic()
-            for line in batch:
-                got = fast(line)
-                if got is not None:
-                    id_text, task = got
-                    try:
-                        add(_result(id_text, execute(task)))
-                    except Exception as exc:
-                        add(_error(id_text, _error_obj(exc)))
-                    now = monotonic()
-                    if now - mark >= FLUSH_AFTER:
-                        out.flush()
-                        mark = now
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    msg = _loads(line)
-                    method = msg["method"]
-                    id_text = _id_text(msg["id"])
-                    params = msg.get("params")
-                except Exception as exc:  # not a request spool would send
-                    add(_error("null", {"code": -32700,
-                                        "message": "bad request: %s" % exc}))
-                    continue
-                if method == "execute":
-                    try:
-                        if not isinstance(params, list) or len(params) != 1:
-                            raise WorkerError("execute takes params [TASK]",
-                                              code=-32602)
-                        add(_result(id_text, execute(params[0])))
-                    except Exception as exc:
-                        add(_error(id_text, _error_obj(exc)))
-                elif method == "spawn" and not spawned:
-                    spawned = True
-                    try:
-                        result = _spawn(worker, params)
-                    except Exception as exc:
-                        # The traceback first: spool ends the worker when
-                        # it reads the error, and reports its stderr tail.
-                        traceback.print_exc(file=sys.stderr)
-                        sys.stderr.flush()
-                        add(_error(id_text, _error_obj(exc)))
-                        out.flush()
-                        sys.exit(1)
-                    add(_result(id_text, result))
-                    out.flush()
-                    mark = monotonic()
-                else:
-                    add(_error(id_text, {"code": -32601, "message":
-                                         "unknown method %r" % (method,)}))
-            out.flush()
+        rest = _serve_spawn(worker, batches, out)
+        if rest is not None:
+            _serve(worker, itertools.chain((rest,), batches), out)
     except BrokenPipeError:
         # spool went away: nobody is left to answer.
         sys.exit(1)
     except KeyboardInterrupt:
+        out.flush()
+
+
+def _serve(worker, batches, out):
+    """Answer requests after the spawn until the input ends."""
+    execute = worker.execute
+    fast = _fast_execute
+    add = out.parts.append
+    monotonic = time.monotonic
+    for batch in batches:
+        # Answers go out at the end of the batch, or as soon as
+        # FLUSH_AFTER has passed since the batch came or the last
+        # write: a slow task does not hold back the answers before it.
+        mark = monotonic()
+        for line in batch:
+            got = fast(line)
+            if got is not None:
+                id_text, task = got
+                try:
+                    add(_result(id_text, execute(task)))
+                except Exception as exc:
+                    add(_error(id_text, _error_obj(exc)))
+                now = monotonic()
+                if now - mark >= FLUSH_AFTER:
+                    out.flush()
+                    mark = now
+                continue
+            if not line.strip():
+                continue
+            try:
+                msg = _loads(line)
+                method = msg["method"]
+                id_text = _id_text(msg["id"])
+                params = msg.get("params")
+            except Exception as exc:  # not a request spool would send
+                add(_error("null", {"code": -32700,
+                                    "message": "bad request: %s" % exc}))
+                continue
+            if method == "execute":
+                try:
+                    if not isinstance(params, list) or len(params) != 1:
+                        raise WorkerError("execute takes params [TASK]",
+                                          code=-32602)
+                    add(_result(id_text, execute(params[0])))
+                except Exception as exc:
+                    add(_error(id_text, _error_obj(exc)))
+            else:
+                # spawn included: it comes once, first.
+                add(_error(id_text, {"code": -32601, "message":
+                                     "unknown method %r" % (method,)}))
         out.flush()

@@ -276,6 +276,29 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(err["data"]["type"], "TypeError")
         self.assertEqual(p.p.wait(TIMEOUT), 1)
 
+    def test_started_as_a_lines_worker_exits_2_with_a_message(self):
+        # A lines worker is sent its tasks as they are: the first message
+        # is a task, not spawn.  Whatever it is, nothing is answered.
+        firsts = ['{"x":3}', "plain text", exec_req(1, {"x": 3}), "[]",
+                  '{"jsonrpc":"2.0","id":0,"method":"execute"}']
+        for first in firsts:
+            p = self.worker(self.ECHO)
+            p.send("", first, spawn_req({}), exec_req(2, 2))
+            self.assertEqual(p.rest(), b"", first)
+            self.assertEqual(p.p.returncode, 2, first)
+            err = p.stderr()
+            self.assertIn("the first message is not a spawn request", err)
+            self.assertIn('set "protocol": "spool" in its pool config', err)
+            self.assertEqual(err.count("\n"), 1, err)
+
+    def test_blank_lines_before_spawn_are_skipped(self):
+        p = self.worker(self.ECHO)
+        p.send("", "  ", spawn_req({"a": 1}), exec_req(1, 1))
+        self.assertEqual(p.answer()["result"]["kwargs"], {"a": 1})
+        self.assertEqual(p.answer()["result"]["task"], 1)
+        self.assertEqual(p.rest(), b"")
+        self.assertEqual(p.p.returncode, 0)
+
     # -- execute ----------------------------------------------------------
 
     def test_execute_result(self):
