@@ -51,8 +51,14 @@
  *   once: a slow task holds back the answers before it no longer than it
  *   runs.
  *
+ * The first message must be the spawn request.  When it is anything else,
+ * the worker was started with spool's lines protocol, which would take its
+ * JSON-RPC answers for task results: spool_worker_run() says so on stderr
+ * and returns 2.
+ *
  * spool_worker_run() returns 0 when stdin closes, 1 when the spawn failed
- * or the answers cannot be written (spool went away): return it from main().
+ * or the answers cannot be written (spool went away), 2 when started as a
+ * lines worker: return it from main().
  */
 #ifndef SPOOL_WORKER_H
 #define SPOOL_WORKER_H
@@ -87,6 +93,12 @@
 #define SPOOL_WORKER_FLUSH_MS 5
 #endif
 #define SPOOL_WORKER_READ (1 << 20)
+
+#define SPOOL_WORKER_LINES_MESSAGE                                             \
+	"spool_worker: the first message is not a spawn request, so this "     \
+	"worker was started as a lines worker; it speaks the spool "           \
+	"protocol: set \"protocol\": \"spool\" in its pool config (or use "    \
+	"-p spool with -c)\n"
 
 /* JSON-RPC error codes. */
 #define SPOOL_ERR_PARSE (-32700)
@@ -299,7 +311,7 @@ static inline void spool_worker__answer(struct spool_worker *sw,
 }
 
 /* Handle one request line.  Returns 1 when the worker must stop (its
- * spawn failed), else 0. */
+ * spawn failed), 2 when the first message is not spawn, else 0. */
 static inline int spool_worker__line(struct spool_worker *sw,
 				     spool_spawn_fn *spawn,
 				     spool_execute_fn *execute,
@@ -314,7 +326,16 @@ static inline int spool_worker__line(struct spool_worker *sw,
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
 	const cJSON *method = cJSON_GetObjectItemCaseSensitive(req, "method");
 	cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
-	if (!req || !id || !cJSON_IsString(method)) {
+	if (!*spawned && !(cJSON_IsObject(req) && cJSON_IsString(method) &&
+			   strcmp(method->valuestring, "spawn") == 0)) {
+		/* A lines worker's task: answering it with a JSON-RPC error
+		 * would pass for its result, so refuse to run at all. */
+		fputs(SPOOL_WORKER_LINES_MESSAGE, stderr);
+		cJSON_Delete(req);
+		return 2;
+	}
+	/* The spawn request is answered even without an id (with null). */
+	if (!req || (!id && *spawned) || !cJSON_IsString(method)) {
 		spool_worker__error(sw, NULL, SPOOL_ERR_PARSE,
 				    req ? "bad request: no id or method"
 					: "bad request: not JSON",
@@ -363,7 +384,8 @@ static inline int spool_worker__line(struct spool_worker *sw,
 }
 
 /* Serve the spool protocol until stdin closes.  Returns the exit status
- * for main(): 0 at end of input, 1 when spawn failed or spool went away. */
+ * for main(): 0 at end of input, 1 when spawn failed or spool went away,
+ * 2 when the first message is not spawn (started as a lines worker). */
 static inline int spool_worker_run(spool_spawn_fn *spawn,
 				   spool_execute_fn *execute, void *user)
 {
