@@ -149,6 +149,24 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	assert_equal "$(cat err)" ""
 }
 
+@test "python: an SDK worker started as a lines worker says to set \"protocol\": \"spool\"" {
+	printf '%s\n' '{"x":3}' '{"x":4}' >tasks
+	run --separate-stderr spool run -j 1 -c "python3 $REPO_DIR/workers/examples/square/square_worker.py" tasks
+	assert_failure
+	# No JSON-RPC error passed off as a result.
+	assert_output ""
+	[[ $stderr == *'[python3#0] spool_worker: the first message is not a spawn request'*'set "protocol": "spool" in its pool config'* ]] ||
+		fail "$stderr"
+	[[ $stderr == *"exited with status 2"* ]] || fail "$stderr"
+}
+
+@test "python: piped a plain task line, the SDK exits 2 with the message" {
+	run --separate-stderr python3 "$PY_PROBE" <<<'{"x":3}'
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" 'spool_worker: the first message is not a spawn request, so this worker was started as a lines worker; it speaks the spool protocol: set "protocol": "spool" in its pool config (or use -p spool with -c)'
+}
+
 # ------------------------------------------------------------------------
 # C SDK.
 
@@ -225,6 +243,32 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	run --separate-stderr spool check -w pool.json
 	assert_success
 	assert_output --regexp $'^c#0\tpid [0-9]+\tready in .*\t\\[\\[0,1\\],"small"\\]$'
+}
+
+@test "c: piped a plain task line, the SDK exits 2 with the message" {
+	local probe line
+	probe=$(c_probe)
+	for line in '{"x":3}' 'not json' '{"jsonrpc":"2.0","id":1,"method":"execute","params":[1]}'; do
+		run --separate-stderr "$probe" <<<"$line"
+		assert_failure 2
+		assert_output ""
+		assert_equal "$stderr" 'spool_worker: the first message is not a spawn request, so this worker was started as a lines worker; it speaks the spool protocol: set "protocol": "spool" in its pool config (or use -p spool with -c)'
+	done
+	# Blank lines before the spawn are not messages.
+	run --separate-stderr "$probe" <<<$'\n{"jsonrpc":"2.0","id":0,"method":"spawn","params":{"quiet":true}}'
+	assert_success
+	assert_output '{"jsonrpc":"2.0","id":0,"result":{"quiet":true}}'
+}
+
+@test "c: an SDK worker started as a lines worker through spool does not exit 0" {
+	local sq
+	sq=$(square_bin)
+	printf '%s\n' '{"x":3}' >tasks
+	run --separate-stderr spool run -j 1 -c "$sq" tasks
+	assert_failure
+	assert_output ""
+	[[ $stderr == *'spool_worker: the first message is not a spawn request'*'"protocol": "spool"'* ]] ||
+		fail "$stderr"
 }
 
 @test "c: a pipelined run of many tasks and a long one, in order" {
