@@ -29,11 +29,19 @@ The first message must be the spawn request.  When it is anything else,
 the worker was started with spool's lines protocol, which would take its
 JSON-RPC answers for task results: it says so on stderr and exits 2.
 
-Answers are written in batches: the answers to all the requests of one
-read of stdin go out in one write, so a pipelined batch costs one system
-call.  Between tasks, answers waiting longer than FLUSH_AFTER seconds (since
-the batch came or the last write) go out at once, so a slow task does not
-hold back the answers before it for longer than it takes.
+A worker that is faster on many tasks at once (a model's forward pass)
+defines ``execute_batch(self, tasks)`` too, or instead of ``execute``: it
+gets the tasks of a JSON-RPC batch (spool's "batch" option) and returns a
+list of as many results.  An item that is an exception (``TaskError`` for a
+chosen code and data) fails that task alone; an exception it raises fails
+every task of the batch.  The default calls ``execute`` for each task; a
+worker with only ``execute_batch`` gets single tasks as batches of one.
+
+The answers to all the requests of one read of stdin go out in one write,
+so pipelined requests cost one system call.  Between requests, answers
+waiting longer than FLUSH_AFTER seconds (since the read or the last write)
+go out at once, so a slow task does not hold back the answers before it
+for longer than it takes.
 """
 
 import itertools
@@ -43,26 +51,33 @@ import sys
 import time
 import traceback
 
-__all__ = ["Worker", "run", "WorkerError"]
+__all__ = ["Worker", "run", "TaskError", "WorkerError"]
 
 FLUSH_AFTER = 0.005
 READ_SIZE = 1 << 20
 
 
-class WorkerError(Exception):
-    """Raise to fail a task with a chosen code and data.
+class TaskError(Exception):
+    """A task's failure with a chosen code and data.
 
-    ``WorkerError("no such user", code=404, data={"user": 7})``
+    Raise it from ``execute``, or put it in the list ``execute_batch``
+    returns, in the place of the task it fails:
+    ``TaskError("no such user", code=404, data={"user": 7})``
     """
 
     def __init__(self, message, code=-32000, data=None):
         super().__init__(message)
+        self.message = message
         self.code = code
         self.data = data
 
 
+WorkerError = TaskError  # its first name, kept for existing workers
+
+
 class Worker:
-    """Subclass and define ``spawn`` (optional) and ``execute``."""
+    """Subclass and define ``spawn`` (optional) and ``execute`` or
+    ``execute_batch`` (or both)."""
 
     def spawn(self, *args, **kwargs):
         """Set up once.  Receives the config's ``spawn`` value: an object
@@ -73,6 +88,24 @@ class Worker:
     def execute(self, task):
         """Run one task (the decoded JSON value); return its result."""
         raise NotImplementedError("define execute(self, task) in your Worker")
+
+    def execute_batch(self, tasks):
+        """Run a batch of tasks (a list); return a list of as many
+        results, in the same order.  An item that is an exception
+        (a ``TaskError`` for a chosen code and data) fails that task
+        alone; an exception raised fails every task of the batch.
+        By default, ``execute`` for each task: a task whose execute
+        raises fails alone, as it would unbatched."""
+        execute = self.execute
+        results = []
+        for task in tasks:
+            try:
+                results.append(execute(task))
+            except Exception as exc:
+                # Formatted now: a kept exception would keep its frames,
+                # and this list with them, alive until the cycle collector.
+                results.append(_task_error(exc))
+        return results
 
 
 def _make_dumps():
@@ -105,7 +138,7 @@ _NOT_JSON = (TypeError, ValueError, RecursionError, OverflowError)
 
 
 def _error_obj(exc):
-    if isinstance(exc, WorkerError):
+    if isinstance(exc, TaskError):
         code, data = exc.code, exc.data
         message = str(exc)
     else:
@@ -122,6 +155,13 @@ def _error_obj(exc):
     if data is not None:
         err["data"] = data
     return err
+
+
+def _task_error(exc):
+    if isinstance(exc, TaskError):
+        return exc
+    err = _error_obj(exc)
+    return TaskError(err["message"], err["code"], err["data"])
 
 
 def _id_text(msg_id):
@@ -186,7 +226,7 @@ def _protect_stdout():
     return proto
 
 
-def _batches(fd):
+def _reads(fd):
     """Yield the complete lines of each read of fd, as a list of str."""
     tail = b""
     while True:
@@ -238,6 +278,82 @@ def _make_fast_execute():
 _fast_execute = _make_fast_execute()
 
 
+def _batch_answer(execute_batch, items):
+    """The answer line to a JSON-RPC batch (a decoded array): an array of
+    responses in request order, or "" when no item is owed one."""
+    if not items:
+        return _error("null", {"code": -32600, "message":
+                               "invalid request: an empty batch"})
+    answers = [None] * len(items)  # None: a notification, not answered
+    slots = []  # (index, id text) of each task, in order
+    tasks = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("method"),
+                                                        str):
+            answers[i] = _error("null", {"code": -32600, "message":
+                                         "invalid request: item [%d] of the "
+                                         "batch is not a request object" % i})
+            continue
+        if "id" not in item:
+            continue
+        id_text = _id_text(item["id"])
+        method = item["method"]
+        params = item.get("params")
+        if method != "execute":
+            answers[i] = _error(id_text, {"code": -32601, "message":
+                                          "unknown method %r" % (method,)})
+        elif not isinstance(params, list) or len(params) != 1:
+            answers[i] = _error(id_text, {"code": -32602, "message":
+                                          "execute takes params [TASK]"})
+        else:
+            slots.append((i, id_text))
+            tasks.append(params[0])
+    if tasks:
+        try:
+            results = execute_batch(tasks)
+            if (not isinstance(results, (list, tuple)) or
+                    len(results) != len(tasks)):
+                raise TaskError("execute_batch returned %s for %d tasks: "
+                                "it must return a list of one result per "
+                                "task" % (_what(results), len(tasks)))
+        except Exception as exc:
+            err = _error_obj(exc)
+            for i, id_text in slots:
+                answers[i] = _error(id_text, err)
+        else:
+            for (i, id_text), result in zip(slots, results):
+                if isinstance(result, Exception):
+                    answers[i] = _error(id_text, _error_obj(result))
+                else:
+                    answers[i] = _result(id_text, result)
+    # Each answer is a line: joined into one, without their newlines.
+    parts = [a[:-1] for a in answers if a is not None]
+    if not parts:
+        return ""
+    return "[" + ",".join(parts) + "]\n"
+
+
+def _what(results):
+    if isinstance(results, (list, tuple)):
+        return "%d results" % len(results)
+    return "a %s, not a list," % type(results).__name__
+
+
+def _execute_via_batch(execute_batch):
+    """execute for a worker that defines only execute_batch, so that it
+    serves single requests too."""
+    def execute(task):
+        results = execute_batch([task])
+        if not isinstance(results, (list, tuple)) or len(results) != 1:
+            raise TaskError("execute_batch returned %s for 1 task: it "
+                            "must return a list of one result per task"
+                            % _what(results))
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return results[0]
+    return execute
+
+
 def _spawn(worker, params):
     if params is None:
         return worker.spawn()
@@ -258,18 +374,18 @@ def _spawn_request(line):
     """The decoded spawn request on this line, or None."""
     try:
         msg = _loads(line)
-    except ValueError:
+    except Exception:  # RecursionError too, when too deep
         return None
     if isinstance(msg, dict) and msg.get("method") == "spawn":
         return msg
     return None
 
 
-def _serve_spawn(worker, batches, out):
+def _serve_spawn(worker, reads, out):
     """Answer the first message, which must be spawn's.  Returns the lines
-    of its batch that came after it, or None at end of input."""
-    for batch in batches:
-        for i, line in enumerate(batch):
+    of its read that came after it, or None at end of input."""
+    for lines in reads:
+        for i, line in enumerate(lines):
             if not line.strip():
                 continue
             msg = _spawn_request(line)
@@ -292,7 +408,7 @@ def _serve_spawn(worker, batches, out):
                 sys.exit(1)
             out.parts.append(_result(id_text, result))
             out.flush()
-            return batch[i + 1:]
+            return lines[i + 1:]
     return None
 
 
@@ -300,11 +416,11 @@ def run(worker_cls, stdin_fd=0):
     """Serve the spool protocol until stdin closes."""
     out = _Out(_protect_stdout())
     worker = worker_cls()
-    batches = _batches(stdin_fd)
+    reads = _reads(stdin_fd)
     try:
-        rest = _serve_spawn(worker, batches, out)
+        rest = _serve_spawn(worker, reads, out)
         if rest is not None:
-            _serve(worker, itertools.chain((rest,), batches), out)
+            _serve(worker, itertools.chain((rest,), reads), out)
     except BrokenPipeError:
         # spool went away: nobody is left to answer.
         sys.exit(1)
@@ -312,18 +428,23 @@ def run(worker_cls, stdin_fd=0):
         out.flush()
 
 
-def _serve(worker, batches, out):
+def _serve(worker, reads, out):
     """Answer requests after the spawn until the input ends."""
     execute = worker.execute
+    execute_batch = worker.execute_batch
+    cls = type(worker)
+    if (cls.execute is Worker.execute and
+            cls.execute_batch is not Worker.execute_batch):
+        execute = _execute_via_batch(execute_batch)
     fast = _fast_execute
     add = out.parts.append
     monotonic = time.monotonic
-    for batch in batches:
-        # Answers go out at the end of the batch, or as soon as
-        # FLUSH_AFTER has passed since the batch came or the last
-        # write: a slow task does not hold back the answers before it.
+    for lines in reads:
+        # Answers go out at the end of the read, or as soon as
+        # FLUSH_AFTER has passed since the read or the last write: a
+        # slow task does not hold back the answers before it.
         mark = monotonic()
-        for line in batch:
+        for line in lines:
             got = fast(line)
             if got is not None:
                 id_text, task = got
@@ -340,6 +461,18 @@ def _serve(worker, batches, out):
                 continue
             try:
                 msg = _loads(line)
+            except Exception as exc:  # RecursionError too, when too deep
+                add(_error("null", {"code": -32700,
+                                    "message": "bad request: %s" % exc}))
+                continue
+            if isinstance(msg, list):
+                add(_batch_answer(execute_batch, msg))
+                now = monotonic()
+                if now - mark >= FLUSH_AFTER:
+                    out.flush()
+                    mark = now
+                continue
+            try:
                 method = msg["method"]
                 id_text = _id_text(msg["id"])
                 params = msg.get("params")
@@ -350,8 +483,8 @@ def _serve(worker, batches, out):
             if method == "execute":
                 try:
                     if not isinstance(params, list) or len(params) != 1:
-                        raise WorkerError("execute takes params [TASK]",
-                                          code=-32602)
+                        raise TaskError("execute takes params [TASK]",
+                                        code=-32602)
                     add(_result(id_text, execute(params[0])))
                 except Exception as exc:
                     add(_error(id_text, _error_obj(exc)))
