@@ -464,3 +464,32 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	[[ $stderr != *"exited with status"* ]] || fail "$stderr"
 	[[ $stderr != *"protocol error"* ]] || fail "$stderr"
 }
+
+# ------------------------------------------------------------------------
+# The batched model example, driven directly (spool does not send batches
+# yet).
+
+@test "examples: the batched model worker runs a batch in one call" {
+	local dir=$REPO_DIR/workers/examples/model
+	# pool-batch.json asks spool for batches of its spool-protocol worker.
+	assert_equal "$(jq -c '.workers[0] | [.protocol, .batch, .cmd[1]]' "$dir/pool-batch.json")" \
+		'["spool",{"max_size":32,"max_delay":0.005},"model_batch_worker.py"]'
+	{
+		echo '{"jsonrpc":"2.0","id":0,"method":"spawn","params":{"model":"m","load_s":0,"call_s":0,"task_s":0}}'
+		jq -sc '[to_entries[] | {jsonrpc: "2.0", id: (.key + 1), method: "execute", params: [.value]}]
+			+ [{jsonrpc: "2.0", id: 7, method: "execute", params: [{id: 7, text: 5}]}]' "$dir/tasks.ndjson"
+		echo '{"jsonrpc":"2.0","id":8,"method":"execute","params":[{"id":8,"text":"so good"}]}'
+	} >in
+	run --separate-stderr python3 "$dir/model_batch_worker.py" <in
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_equal "$(jq -c '.result | del(.load_s)' <<<"${lines[0]}")" '{"model":"m","call_s":0,"task_s":0}'
+	# One answer line for the batch: the labels model_worker.py gives, and
+	# every task saw the whole batch of 7 in one call; the bad one failed alone.
+	assert_equal "$(jq -c 'sort_by(.id) | map(.result // .error | [.label // .message, .batch])' <<<"${lines[1]}")" \
+		'[["positive",7],["negative",7],["neutral",7],["positive",7],["negative",7],["positive",7],["text must be a string",null]]'
+	assert_equal "$(jq -c '.[] | select(.id == 7) | .error.code' <<<"${lines[1]}")" -32602
+	# A single request is a batch of one.
+	assert_equal "${lines[2]}" '{"jsonrpc":"2.0","id":8,"result":{"id":8,"label":"positive","score":1.0,"model":"m","batch":1}}'
+	[[ $stderr == *"loading m on device"* ]] || fail "$stderr"
+}
