@@ -41,12 +41,12 @@ def batch_req(first_id, tasks):
 
 def by_id(answers):
     """A batch's answers keyed by id (any order is allowed)."""
-    self_check = {}
+    got = {}
     for msg in answers:
-        if msg["id"] in self_check:
+        if msg["id"] in got:
             raise AssertionError("id %r answered twice" % (msg["id"],))
-        self_check[msg["id"]] = msg
-    return self_check
+        got[msg["id"]] = msg
+    return got
 
 
 class Proc:
@@ -501,7 +501,8 @@ class WorkerTest(unittest.TestCase):
 
             def execute_batch(self, tasks):
                 self.calls.append(len(tasks))
-                mode = tasks[0].get("mode") if isinstance(tasks[0], dict) else None
+                first = tasks[0]
+                mode = first.get("mode") if isinstance(first, dict) else None
                 if mode == "raise":
                     raise KeyError("the whole batch")
                 if mode == "short":
