@@ -10,6 +10,7 @@ load test_helper
 
 PY_PROBE="$FIXTURES/protocol/sdk_worker.py"
 C_PROBE="$FIXTURES/protocol/sdk_probe.c"
+C_BATCH_PROBE="$FIXTURES/protocol/sdk_batch_probe.c"
 
 # The warnings the Makefile builds with, plus -pedantic, as errors.
 CWARN=(-std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -35,6 +36,7 @@ build_c() {
 setup_file() {
 	local bin=$BATS_FILE_TMPDIR
 	build_c cc "$bin/probe" "$C_PROBE" 2>"$bin/probe.err" || true
+	build_c cc "$bin/batch_probe" "$C_BATCH_PROBE" 2>"$bin/batch_probe.err" || true
 }
 
 setup() {
@@ -47,6 +49,29 @@ c_probe() {
 	[[ -x $BATS_FILE_TMPDIR/probe ]] ||
 		fail "sdk_probe.c did not build: $(cat "$BATS_FILE_TMPDIR/probe.err")"
 	echo "$BATS_FILE_TMPDIR/probe"
+}
+
+c_batch_probe() {
+	[[ -x $BATS_FILE_TMPDIR/batch_probe ]] ||
+		fail "sdk_batch_probe.c did not build: $(cat "$BATS_FILE_TMPDIR/batch_probe.err")"
+	echo "$BATS_FILE_TMPDIR/batch_probe"
+}
+
+# JSON-RPC lines as spool writes them, to drive a worker directly.
+rpc_spawn() { echo '{"jsonrpc":"2.0","id":0,"method":"spawn","params":{}}'; }
+rpc_exec() { # rpc_exec ID TASK : one execute request, no newline
+	printf '{"jsonrpc":"2.0","id":%s,"method":"execute","params":[%s]}' "$1" "$2"
+}
+rpc_batch() { # rpc_batch ID TASK [ID TASK...] : a batch on one line
+	local sep=
+	printf '['
+	while (($# >= 2)); do
+		printf '%s' "$sep"
+		rpc_exec "$1" "$2"
+		sep=,
+		shift 2
+	done
+	printf ']\n'
 }
 
 square_bin() {
@@ -149,6 +174,24 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	assert_equal "$(cat err)" ""
 }
 
+@test "python: an SDK worker started as a lines worker says to set \"protocol\": \"spool\"" {
+	printf '%s\n' '{"x":3}' '{"x":4}' >tasks
+	run --separate-stderr spool run -j 1 -c "python3 $REPO_DIR/workers/examples/square/square_worker.py" tasks
+	assert_failure
+	# No JSON-RPC error passed off as a result.
+	assert_output ""
+	[[ $stderr == *'[python3#0] spool_worker: the first message is not a spawn request'*'set "protocol": "spool" in its pool config'* ]] ||
+		fail "$stderr"
+	[[ $stderr == *"exited with status 2"* ]] || fail "$stderr"
+}
+
+@test "python: piped a plain task line, the SDK exits 2 with the message" {
+	run --separate-stderr python3 "$PY_PROBE" <<<'{"x":3}'
+	assert_failure 2
+	assert_output ""
+	assert_equal "$stderr" 'spool_worker: the first message is not a spawn request, so this worker was started as a lines worker; it speaks the spool protocol: set "protocol": "spool" in its pool config (or use -p spool with -c)'
+}
+
 # ------------------------------------------------------------------------
 # C SDK.
 
@@ -158,6 +201,7 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 		command -v "$cc" >/dev/null || continue
 		n=$((n + 1))
 		build_c "$cc" "probe-$cc" "$C_PROBE"
+		build_c "$cc" "batch-probe-$cc" "$C_BATCH_PROBE"
 		build_c "$cc" "square-$cc" "$REPO_DIR/workers/c/square.c"
 		local src
 		for src in "$REPO_DIR"/workers/c/*.c; do
@@ -227,6 +271,161 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	assert_output --regexp $'^c#0\tpid [0-9]+\tready in .*\t\\[\\[0,1\\],"small"\\]$'
 }
 
+@test "c: piped a plain task line, the SDK exits 2 with the message" {
+	local probe line
+	probe=$(c_probe)
+	for line in '{"x":3}' 'not json' '{"jsonrpc":"2.0","id":1,"method":"execute","params":[1]}'; do
+		run --separate-stderr "$probe" <<<"$line"
+		assert_failure 2
+		assert_output ""
+		assert_equal "$stderr" 'spool_worker: the first message is not a spawn request, so this worker was started as a lines worker; it speaks the spool protocol: set "protocol": "spool" in its pool config (or use -p spool with -c)'
+	done
+	# Blank lines before the spawn are not messages.
+	run --separate-stderr "$probe" <<<$'\n{"jsonrpc":"2.0","id":0,"method":"spawn","params":{"quiet":true}}'
+	assert_success
+	assert_output '{"jsonrpc":"2.0","id":0,"result":{"quiet":true}}'
+}
+
+@test "c: an SDK worker started as a lines worker through spool does not exit 0" {
+	local sq
+	sq=$(square_bin)
+	printf '%s\n' '{"x":3}' >tasks
+	run --separate-stderr spool run -j 1 -c "$sq" tasks
+	assert_failure
+	assert_output ""
+	[[ $stderr == *'spool_worker: the first message is not a spawn request'*'"protocol": "spool"'* ]] ||
+		fail "$stderr"
+}
+
+@test "c: execute_batch answers a batch with one line, a response per request" {
+	local probe
+	probe=$(c_batch_probe)
+	{
+		rpc_spawn
+		rpc_batch 5 '{"x":5}' 9 '{"x":9}' 6 '{"x":6}' 7 '[1,{"a":"b c"}]'
+		rpc_exec 8 '{"x":8}'
+		echo
+		rpc_batch 10 '{"x":10}'
+	} >in
+	run --separate-stderr "$probe" <in
+	assert_success
+	assert_equal "${#lines[@]}" 4
+	assert_equal "$stderr" ""
+	# Matched by id, not by position; every answer a result or an error.
+	local batch=${lines[1]}
+	assert_equal "$(jq -c 'map(.id) | sort' <<<"$batch")" "[5,6,7,9]"
+	assert_equal "$(jq -c 'map(select(.jsonrpc == "2.0" and has("result") != has("error"))) | length' <<<"$batch")" 4
+	assert_equal "$(jq -c 'map({(.id|tostring): .result}) | add' <<<"$batch")" \
+		'{"5":{"x":5,"n":4,"via":"batch"},"9":{"x":9,"n":4,"via":"batch"},"6":{"x":6,"n":4,"via":"batch"},"7":[1,{"a":"b c"}]}'
+	# A single request still gets execute and a line of its own.
+	assert_equal "${lines[2]}" '{"jsonrpc":"2.0","id":8,"result":{"x":8,"n":1,"via":"execute"}}'
+	assert_equal "${lines[3]}" '[{"jsonrpc":"2.0","id":10,"result":{"x":10,"n":1,"via":"batch"}}]'
+}
+
+@test "c: execute_batch fails one task with spool_worker_fail_item, all with spool_worker_fail" {
+	local probe
+	probe=$(c_batch_probe)
+	{
+		rpc_spawn
+		rpc_batch 1 '{"x":1}' 2 '{"fail":"bad row"}' 3 '{"null":1}' 4 '{"x":4}'
+		rpc_batch 5 '{"x":5}' 6 '{"all":"oom"}' 7 '"echo"'
+		rpc_batch 8 '{"x":8}'
+	} >in
+	run --separate-stderr "$probe" <in
+	assert_success
+	assert_equal "${#lines[@]}" 4
+	by_id() { jq -c --argjson id "$2" '.[] | select(.id == $id) | .result // .error' <<<"$1"; }
+	assert_equal "$(by_id "${lines[1]}" 1)" '{"x":1,"n":4,"via":"batch"}'
+	assert_equal "$(by_id "${lines[1]}" 2)" '{"code":422,"message":"failed: bad row","data":{"why":"bad row"}}'
+	assert_equal "$(by_id "${lines[1]}" 3)" \
+		'{"code":-32000,"message":"execute_batch left results[2] NULL without spool_worker_fail_item()"}'
+	assert_equal "$(by_id "${lines[1]}" 4)" '{"x":4,"n":4,"via":"batch"}'
+	local id
+	for id in 5 6 7; do
+		assert_equal "$(by_id "${lines[2]}" $id)" '{"code":7,"message":"the whole batch: oom","data":[1]}'
+	done
+	# The worker goes on.
+	assert_equal "$(by_id "${lines[3]}" 8)" '{"x":8,"n":1,"via":"batch"}'
+}
+
+@test "c: without execute_batch, a batch runs execute per task; without execute, singles are batches of one" {
+	local probe
+	probe=$(c_batch_probe)
+	{
+		rpc_spawn
+		rpc_batch 1 '{"x":1}' 2 '{"fail":"no"}' 3 '{"null":1}' 4 '"echo"'
+		rpc_exec 5 '{"x":5}'
+		echo
+		rpc_exec 6 '{"fail":"single"}'
+		echo
+	} >in
+	run --separate-stderr "$probe" default <in
+	assert_success
+	assert_equal "${lines[1]}" '[{"jsonrpc":"2.0","id":1,"result":{"x":1,"n":1,"via":"execute"}},{"jsonrpc":"2.0","id":2,"error":{"code":422,"message":"failed: no","data":{"why":"no"}}},{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"execute returned NULL without spool_worker_fail()"}},{"jsonrpc":"2.0","id":4,"result":"echo"}]'
+	assert_equal "${lines[2]}" '{"jsonrpc":"2.0","id":5,"result":{"x":5,"n":1,"via":"execute"}}'
+
+	run --separate-stderr "$probe" only <in
+	assert_success
+	assert_equal "$(jq -c 'map(.id)' <<<"${lines[1]}")" "[1,2,3,4]"
+	assert_equal "${lines[2]}" '{"jsonrpc":"2.0","id":5,"result":{"x":5,"n":1,"via":"batch"}}'
+	assert_equal "${lines[3]}" '{"jsonrpc":"2.0","id":6,"error":{"code":422,"message":"failed: single","data":{"why":"single"}}}'
+}
+
+@test "c: malformed batches get JSON-RPC errors and the worker goes on" {
+	local probe
+	probe=$(c_batch_probe)
+	{
+		rpc_spawn
+		echo '[]'
+		echo '[1, "x", {"id": 3}]'
+		printf '[%s,%s,%s,%s,%s,%s]\n' "$(rpc_exec 1 '{"x":1}')" \
+			'{"jsonrpc":"2.0","id":2,"method":"frobnicate"}' \
+			'{"jsonrpc":"2.0","id":3,"method":"execute","params":[1,2]}' \
+			'{"jsonrpc":"2.0","id":4,"method":"spawn","params":{}}' \
+			'{"jsonrpc":"2.0","method":"execute","params":[{"x":5}]}' \
+			"$(rpc_exec 6 '{"x":6}')"
+		echo '[{"jsonrpc":"2.0","method":"execute","params":[{"x":7}]}]'
+		echo '[1,'
+		rpc_exec 8 '{"x":8}'
+		echo
+	} >in
+	run --separate-stderr "$probe" <in
+	assert_success
+	assert_equal "${#lines[@]}" 6
+	assert_equal "${lines[1]}" '{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request: an empty batch"}}'
+	assert_equal "$(jq -c 'map([.id, .error.code])' <<<"${lines[2]}")" '[[null,-32600],[null,-32600],[null,-32600]]'
+	# Answers in request order; the notification (no id) gets none.
+	assert_equal "$(jq -c 'map([.id, .error.code // .result.n])' <<<"${lines[3]}")" \
+		'[[1,2],[2,-32601],[3,-32602],[4,-32601],[6,2]]'
+	# A batch of notifications only: nothing.  A broken line: a parse error.
+	assert_equal "$(jq -c '[.id, .error.code]' <<<"${lines[4]}")" '[null,-32700]'
+	assert_equal "${lines[5]}" '{"jsonrpc":"2.0","id":8,"result":{"x":8,"n":1,"via":"execute"}}'
+}
+
+@test "c: execute_batch is clean under AddressSanitizer and UBSan" {
+	build_c cc batch-san "$C_BATCH_PROBE" -g -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer 2>san.err ||
+		skip "no sanitizer runtime: $(head -c 300 san.err)"
+	{
+		rpc_spawn
+		rpc_batch 1 '{"x":1}' 2 '{"fail":"bad row"}' 3 '{"null":1}' 4 '"echo"'
+		rpc_batch 5 '{"x":5}' 6 '{"all":"oom"}' 7 '"echo"' 8 '{"fail":"x"}'
+		echo '[]'
+		echo '[1, {"id": 3}, {"jsonrpc":"2.0","id":4,"method":"nope"}, {"method":"execute","params":[1]}]'
+		rpc_exec 9 '{"fail":"single"}'
+		echo
+		python3 -c 'import json; print(json.dumps([{"jsonrpc": "2.0", "id": i, "method": "execute", "params": [{"x": i, "pad": "p" * 4000}]} for i in range(10, 2010)]))'
+	} >in
+	local mode
+	for mode in "" only default; do
+		run --separate-stderr ./batch-san $mode <in
+		assert_success
+		assert_equal "${#lines[@]}" 7
+		assert_equal "$(jq 'length' <<<"${lines[6]}")" 2000
+		assert_equal "$stderr" ""
+	done
+}
+
 @test "c: a pipelined run of many tasks and a long one, in order" {
 	local probe
 	probe=$(c_probe)
@@ -264,4 +463,33 @@ py_pool() { # py_pool FILE SPAWN [MEMBERS]
 	[[ $stderr != *"runtime error"* ]] || fail "$stderr"
 	[[ $stderr != *"exited with status"* ]] || fail "$stderr"
 	[[ $stderr != *"protocol error"* ]] || fail "$stderr"
+}
+
+# ------------------------------------------------------------------------
+# The batched model example, driven directly (spool does not send batches
+# yet).
+
+@test "examples: the batched model worker runs a batch in one call" {
+	local dir=$REPO_DIR/workers/examples/model
+	# pool-batch.json asks spool for batches of its spool-protocol worker.
+	assert_equal "$(jq -c '.workers[0] | [.protocol, .batch, .cmd[1]]' "$dir/pool-batch.json")" \
+		'["spool",{"max_size":32,"max_delay":0.005},"model_batch_worker.py"]'
+	{
+		echo '{"jsonrpc":"2.0","id":0,"method":"spawn","params":{"model":"m","load_s":0,"call_s":0,"task_s":0}}'
+		jq -sc '[to_entries[] | {jsonrpc: "2.0", id: (.key + 1), method: "execute", params: [.value]}]
+			+ [{jsonrpc: "2.0", id: 7, method: "execute", params: [{id: 7, text: 5}]}]' "$dir/tasks.ndjson"
+		echo '{"jsonrpc":"2.0","id":8,"method":"execute","params":[{"id":8,"text":"so good"}]}'
+	} >in
+	run --separate-stderr python3 "$dir/model_batch_worker.py" <in
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_equal "$(jq -c '.result | del(.load_s)' <<<"${lines[0]}")" '{"model":"m","call_s":0,"task_s":0}'
+	# One answer line for the batch: the labels model_worker.py gives, and
+	# every task saw the whole batch of 7 in one call; the bad one failed alone.
+	assert_equal "$(jq -c 'sort_by(.id) | map(.result // .error | [.label // .message, .batch])' <<<"${lines[1]}")" \
+		'[["positive",7],["negative",7],["neutral",7],["positive",7],["negative",7],["positive",7],["text must be a string",null]]'
+	assert_equal "$(jq -c '.[] | select(.id == 7) | .error.code' <<<"${lines[1]}")" -32602
+	# A single request is a batch of one.
+	assert_equal "${lines[2]}" '{"jsonrpc":"2.0","id":8,"result":{"id":8,"label":"positive","score":1.0,"model":"m","batch":1}}'
+	[[ $stderr == *"loading m on device"* ]] || fail "$stderr"
 }

@@ -25,39 +25,59 @@ it cannot corrupt the protocol: print(), sys.stdout, C extensions and child
 processes writing to file descriptor 1 alike, from the moment run() is
 called (print nothing to stdout before).  Python 3.8 or later.
 
-Answers are written in batches: the answers to all the requests of one
-read of stdin go out in one write, so a pipelined batch costs one system
-call.  Between tasks, answers waiting longer than FLUSH_AFTER seconds (since
-the batch came or the last write) go out at once, so a slow task does not
-hold back the answers before it for longer than it takes.
+The first message must be the spawn request.  When it is anything else,
+the worker was started with spool's lines protocol, which would take its
+JSON-RPC answers for task results: it says so on stderr and exits 2.
+
+A worker that is faster on many tasks at once (a model's forward pass)
+defines ``execute_batch(self, tasks)`` too, or instead of ``execute``: it
+gets the tasks of a JSON-RPC batch (spool's "batch" option) and returns a
+list of as many results.  An item that is an exception (``TaskError`` for a
+chosen code and data) fails that task alone; an exception it raises fails
+every task of the batch.  The default calls ``execute`` for each task; a
+worker with only ``execute_batch`` gets single tasks as batches of one.
+
+The answers to all the requests of one read of stdin go out in one write,
+so pipelined requests cost one system call.  Between requests, answers
+waiting longer than FLUSH_AFTER seconds (since the read or the last write)
+go out at once, so a slow task does not hold back the answers before it
+for longer than it takes.
 """
 
+import itertools
 import json
 import os
 import sys
 import time
 import traceback
 
-__all__ = ["Worker", "run", "WorkerError"]
+__all__ = ["Worker", "run", "TaskError", "WorkerError"]
 
 FLUSH_AFTER = 0.005
 READ_SIZE = 1 << 20
 
 
-class WorkerError(Exception):
-    """Raise to fail a task with a chosen code and data.
+class TaskError(Exception):
+    """A task's failure with a chosen code and data.
 
-    ``WorkerError("no such user", code=404, data={"user": 7})``
+    Raise it from ``execute``, or put it in the list ``execute_batch``
+    returns, in the place of the task it fails:
+    ``TaskError("no such user", code=404, data={"user": 7})``
     """
 
     def __init__(self, message, code=-32000, data=None):
         super().__init__(message)
+        self.message = message
         self.code = code
         self.data = data
 
 
+WorkerError = TaskError  # its first name, kept for existing workers
+
+
 class Worker:
-    """Subclass and define ``spawn`` (optional) and ``execute``."""
+    """Subclass and define ``spawn`` (optional) and ``execute`` or
+    ``execute_batch`` (or both)."""
 
     def spawn(self, *args, **kwargs):
         """Set up once.  Receives the config's ``spawn`` value: an object
@@ -68,6 +88,24 @@ class Worker:
     def execute(self, task):
         """Run one task (the decoded JSON value); return its result."""
         raise NotImplementedError("define execute(self, task) in your Worker")
+
+    def execute_batch(self, tasks):
+        """Run a batch of tasks (a list); return a list of as many
+        results, in the same order.  An item that is an exception
+        (a ``TaskError`` for a chosen code and data) fails that task
+        alone; an exception raised fails every task of the batch.
+        By default, ``execute`` for each task: a task whose execute
+        raises fails alone, as it would unbatched."""
+        execute = self.execute
+        results = []
+        for task in tasks:
+            try:
+                results.append(execute(task))
+            except Exception as exc:
+                # Formatted now: a kept exception would keep its frames,
+                # and this list with them, alive until the cycle collector.
+                results.append(_task_error(exc))
+        return results
 
 
 def _make_dumps():
@@ -100,7 +138,7 @@ _NOT_JSON = (TypeError, ValueError, RecursionError, OverflowError)
 
 
 def _error_obj(exc):
-    if isinstance(exc, WorkerError):
+    if isinstance(exc, TaskError):
         code, data = exc.code, exc.data
         message = str(exc)
     else:
@@ -117,6 +155,13 @@ def _error_obj(exc):
     if data is not None:
         err["data"] = data
     return err
+
+
+def _task_error(exc):
+    if isinstance(exc, TaskError):
+        return exc
+    err = _error_obj(exc)
+    return TaskError(err["message"], err["code"], err["data"])
 
 
 def _id_text(msg_id):
@@ -181,7 +226,7 @@ def _protect_stdout():
     return proto
 
 
-def _batches(fd):
+def _reads(fd):
     """Yield the complete lines of each read of fd, as a list of str."""
     tail = b""
     while True:
@@ -233,6 +278,82 @@ def _make_fast_execute():
 _fast_execute = _make_fast_execute()
 
 
+def _batch_answer(execute_batch, items):
+    """The answer line to a JSON-RPC batch (a decoded array): an array of
+    responses in request order, or "" when no item is owed one."""
+    if not items:
+        return _error("null", {"code": -32600, "message":
+                               "invalid request: an empty batch"})
+    answers = [None] * len(items)  # None: a notification, not answered
+    slots = []  # (index, id text) of each task, in order
+    tasks = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("method"),
+                                                        str):
+            answers[i] = _error("null", {"code": -32600, "message":
+                                         "invalid request: item [%d] of the "
+                                         "batch is not a request object" % i})
+            continue
+        if "id" not in item:
+            continue
+        id_text = _id_text(item["id"])
+        method = item["method"]
+        params = item.get("params")
+        if method != "execute":
+            answers[i] = _error(id_text, {"code": -32601, "message":
+                                          "unknown method %r" % (method,)})
+        elif not isinstance(params, list) or len(params) != 1:
+            answers[i] = _error(id_text, {"code": -32602, "message":
+                                          "execute takes params [TASK]"})
+        else:
+            slots.append((i, id_text))
+            tasks.append(params[0])
+    if tasks:
+        try:
+            results = execute_batch(tasks)
+            if (not isinstance(results, (list, tuple)) or
+                    len(results) != len(tasks)):
+                raise TaskError("execute_batch returned %s for %d tasks: "
+                                "it must return a list of one result per "
+                                "task" % (_what(results), len(tasks)))
+        except Exception as exc:
+            err = _error_obj(exc)
+            for i, id_text in slots:
+                answers[i] = _error(id_text, err)
+        else:
+            for (i, id_text), result in zip(slots, results):
+                if isinstance(result, Exception):
+                    answers[i] = _error(id_text, _error_obj(result))
+                else:
+                    answers[i] = _result(id_text, result)
+    # Each answer is a line: joined into one, without their newlines.
+    parts = [a[:-1] for a in answers if a is not None]
+    if not parts:
+        return ""
+    return "[" + ",".join(parts) + "]\n"
+
+
+def _what(results):
+    if isinstance(results, (list, tuple)):
+        return "%d results" % len(results)
+    return "a %s, not a list," % type(results).__name__
+
+
+def _execute_via_batch(execute_batch):
+    """execute for a worker that defines only execute_batch, so that it
+    serves single requests too."""
+    def execute(task):
+        results = execute_batch([task])
+        if not isinstance(results, (list, tuple)) or len(results) != 1:
+            raise TaskError("execute_batch returned %s for 1 task: it "
+                            "must return a list of one result per task"
+                            % _what(results))
+        if isinstance(results[0], Exception):
+            raise results[0]
+        return results[0]
+    return execute
+
+
 def _spawn(worker, params):
     if params is None:
         return worker.spawn()
@@ -243,74 +364,132 @@ def _spawn(worker, params):
     return worker.spawn(params)
 
 
+LINES_WORKER_MESSAGE = (
+    "spool_worker: the first message is not a spawn request, so this worker "
+    "was started as a lines worker; it speaks the spool protocol: set "
+    "\"protocol\": \"spool\" in its pool config (or use -p spool with -c)\n")
+
+
+def _spawn_request(line):
+    """The decoded spawn request on this line, or None."""
+    try:
+        msg = _loads(line)
+    except Exception:  # RecursionError too, when too deep
+        return None
+    if isinstance(msg, dict) and msg.get("method") == "spawn":
+        return msg
+    return None
+
+
+def _serve_spawn(worker, reads, out):
+    """Answer the first message, which must be spawn's.  Returns the lines
+    of its read that came after it, or None at end of input."""
+    for lines in reads:
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            msg = _spawn_request(line)
+            if msg is None:
+                # A lines worker's task: answering it with a JSON-RPC error
+                # would pass for its result, so refuse to run at all.
+                sys.stderr.write(LINES_WORKER_MESSAGE)
+                sys.stderr.flush()
+                sys.exit(2)
+            id_text = _id_text(msg.get("id"))
+            try:
+                result = _spawn(worker, msg.get("params"))
+            except Exception as exc:
+                # The traceback first: spool ends the worker when it
+                # reads the error, and reports its stderr tail.
+                traceback.print_exc(file=sys.stderr)
+                sys.stderr.flush()
+                out.parts.append(_error(id_text, _error_obj(exc)))
+                out.flush()
+                sys.exit(1)
+            out.parts.append(_result(id_text, result))
+            out.flush()
+            return lines[i + 1:]
+    return None
+
+
 def run(worker_cls, stdin_fd=0):
     """Serve the spool protocol until stdin closes."""
     out = _Out(_protect_stdout())
     worker = worker_cls()
-    execute = worker.execute
-    fast = _fast_execute
-    add = out.parts.append
-    monotonic = time.monotonic
-    spawned = False
+    reads = _reads(stdin_fd)
     try:
-        for batch in _batches(stdin_fd):
-            # Answers go out at the end of the batch, or as soon as
-            # FLUSH_AFTER has passed since the batch came or the last
-            # write: a slow task does not hold back the answers before it.
-            mark = monotonic()
-            for line in batch:
-                got = fast(line)
-                if got is not None:
-                    id_text, task = got
-                    try:
-                        add(_result(id_text, execute(task)))
-                    except Exception as exc:
-                        add(_error(id_text, _error_obj(exc)))
-                    now = monotonic()
-                    if now - mark >= FLUSH_AFTER:
-                        out.flush()
-                        mark = now
-                    continue
-                if not line.strip():
-                    continue
-                try:
-                    msg = _loads(line)
-                    method = msg["method"]
-                    id_text = _id_text(msg["id"])
-                    params = msg.get("params")
-                except Exception as exc:  # not a request spool would send
-                    add(_error("null", {"code": -32700,
-                                        "message": "bad request: %s" % exc}))
-                    continue
-                if method == "execute":
-                    try:
-                        if not isinstance(params, list) or len(params) != 1:
-                            raise WorkerError("execute takes params [TASK]",
-                                              code=-32602)
-                        add(_result(id_text, execute(params[0])))
-                    except Exception as exc:
-                        add(_error(id_text, _error_obj(exc)))
-                elif method == "spawn" and not spawned:
-                    spawned = True
-                    try:
-                        result = _spawn(worker, params)
-                    except Exception as exc:
-                        # The traceback first: spool ends the worker when
-                        # it reads the error, and reports its stderr tail.
-                        traceback.print_exc(file=sys.stderr)
-                        sys.stderr.flush()
-                        add(_error(id_text, _error_obj(exc)))
-                        out.flush()
-                        sys.exit(1)
-                    add(_result(id_text, result))
-                    out.flush()
-                    mark = monotonic()
-                else:
-                    add(_error(id_text, {"code": -32601, "message":
-                                         "unknown method %r" % (method,)}))
-            out.flush()
+        rest = _serve_spawn(worker, reads, out)
+        if rest is not None:
+            _serve(worker, itertools.chain((rest,), reads), out)
     except BrokenPipeError:
         # spool went away: nobody is left to answer.
         sys.exit(1)
     except KeyboardInterrupt:
+        out.flush()
+
+
+def _serve(worker, reads, out):
+    """Answer requests after the spawn until the input ends."""
+    execute = worker.execute
+    execute_batch = worker.execute_batch
+    cls = type(worker)
+    if (cls.execute is Worker.execute and
+            cls.execute_batch is not Worker.execute_batch):
+        execute = _execute_via_batch(execute_batch)
+    fast = _fast_execute
+    add = out.parts.append
+    monotonic = time.monotonic
+    for lines in reads:
+        # Answers go out at the end of the read, or as soon as
+        # FLUSH_AFTER has passed since the read or the last write: a
+        # slow task does not hold back the answers before it.
+        mark = monotonic()
+        for line in lines:
+            got = fast(line)
+            if got is not None:
+                id_text, task = got
+                try:
+                    add(_result(id_text, execute(task)))
+                except Exception as exc:
+                    add(_error(id_text, _error_obj(exc)))
+                now = monotonic()
+                if now - mark >= FLUSH_AFTER:
+                    out.flush()
+                    mark = now
+                continue
+            if not line.strip():
+                continue
+            try:
+                msg = _loads(line)
+            except Exception as exc:  # RecursionError too, when too deep
+                add(_error("null", {"code": -32700,
+                                    "message": "bad request: %s" % exc}))
+                continue
+            if isinstance(msg, list):
+                add(_batch_answer(execute_batch, msg))
+                now = monotonic()
+                if now - mark >= FLUSH_AFTER:
+                    out.flush()
+                    mark = now
+                continue
+            try:
+                method = msg["method"]
+                id_text = _id_text(msg["id"])
+                params = msg.get("params")
+            except Exception as exc:  # not a request spool would send
+                add(_error("null", {"code": -32700,
+                                    "message": "bad request: %s" % exc}))
+                continue
+            if method == "execute":
+                try:
+                    if not isinstance(params, list) or len(params) != 1:
+                        raise TaskError("execute takes params [TASK]",
+                                        code=-32602)
+                    add(_result(id_text, execute(params[0])))
+                except Exception as exc:
+                    add(_error(id_text, _error_obj(exc)))
+            else:
+                # spawn included: it comes once, first.
+                add(_error(id_text, {"code": -32601, "message":
+                                     "unknown method %r" % (method,)}))
         out.flush()

@@ -32,6 +32,23 @@ def exec_req(msg_id, task):
             % (msg_id, json.dumps(task, separators=(",", ":"))))
 
 
+def batch_req(first_id, tasks):
+    """A JSON-RPC batch of execute requests, ids from first_id, as spool
+    frames it: one line."""
+    return "[" + ",".join(exec_req(first_id + i, t)
+                          for i, t in enumerate(tasks)) + "]"
+
+
+def by_id(answers):
+    """A batch's answers keyed by id (any order is allowed)."""
+    got = {}
+    for msg in answers:
+        if msg["id"] in got:
+            raise AssertionError("id %r answered twice" % (msg["id"],))
+        got[msg["id"]] = msg
+    return got
+
+
 class Proc:
     """A worker process, its stdin open until close()."""
 
@@ -276,6 +293,29 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(err["data"]["type"], "TypeError")
         self.assertEqual(p.p.wait(TIMEOUT), 1)
 
+    def test_started_as_a_lines_worker_exits_2_with_a_message(self):
+        # A lines worker is sent its tasks as they are: the first message
+        # is a task, not spawn.  Whatever it is, nothing is answered.
+        firsts = ['{"x":3}', "plain text", exec_req(1, {"x": 3}), "[]",
+                  '{"jsonrpc":"2.0","id":0,"method":"execute"}']
+        for first in firsts:
+            p = self.worker(self.ECHO)
+            p.send("", first, spawn_req({}), exec_req(2, 2))
+            self.assertEqual(p.rest(), b"", first)
+            self.assertEqual(p.p.returncode, 2, first)
+            err = p.stderr()
+            self.assertIn("the first message is not a spawn request", err)
+            self.assertIn('set "protocol": "spool" in its pool config', err)
+            self.assertEqual(err.count("\n"), 1, err)
+
+    def test_blank_lines_before_spawn_are_skipped(self):
+        p = self.worker(self.ECHO)
+        p.send("", "  ", spawn_req({"a": 1}), exec_req(1, 1))
+        self.assertEqual(p.answer()["result"]["kwargs"], {"a": 1})
+        self.assertEqual(p.answer()["result"]["task"], 1)
+        self.assertEqual(p.rest(), b"")
+        self.assertEqual(p.p.returncode, 0)
+
     # -- execute ----------------------------------------------------------
 
     def test_execute_result(self):
@@ -423,7 +463,7 @@ class WorkerTest(unittest.TestCase):
 
     def test_bad_requests(self):
         p = self.worker(self.ECHO)
-        p.send(spawn_req({}), "not json", "[1,2]",
+        p.send(spawn_req({}), "not json", '"a string"',
                '{"jsonrpc":"2.0","id":3,"method":"execute","params":{"x":1}}',
                '{"jsonrpc":"2.0","id":4,"method":"execute","params":[1,2]}',
                "", "   ", exec_req(5, 5))
@@ -451,6 +491,258 @@ class WorkerTest(unittest.TestCase):
         p.write((spawn_req({}) + "\n" + exec_req(1, 1)).encode(), close=True)
         out = p.rest().decode().splitlines()
         self.assertEqual([json.loads(l)["id"] for l in out], [0, 1])
+
+    # -- JSON-RPC batches -------------------------------------------------
+
+    BATCHED = """
+        class W(spool_worker.Worker):
+            def spawn(self):
+                self.calls = []
+
+            def execute_batch(self, tasks):
+                self.calls.append(len(tasks))
+                first = tasks[0]
+                mode = first.get("mode") if isinstance(first, dict) else None
+                if mode == "raise":
+                    raise KeyError("the whole batch")
+                if mode == "short":
+                    return [1] * (len(tasks) - 1)
+                if mode == "notlist":
+                    return {"a": 1}
+                if mode == "taskerror":
+                    raise spool_worker.TaskError("all of it", code=7, data=[1])
+                out = []
+                for t in tasks:
+                    if t.get("fail"):
+                        out.append(spool_worker.TaskError(
+                            t["fail"], code=422, data={"t": t}))
+                    elif t.get("exc"):
+                        try:
+                            1 / 0
+                        except ZeroDivisionError as exc:
+                            out.append(exc)
+                    elif t.get("nan"):
+                        out.append(float("nan"))
+                    else:
+                        out.append({"x": t["x"], "calls": list(self.calls)})
+                return out
+        """
+
+    def batch(self, p, first_id, tasks):
+        """Send one batch; its answers, keyed by id, after checking that
+        they came as one line holding an array, one per request."""
+        p.send(batch_req(first_id, tasks))
+        line = p.line()
+        answers = json.loads(line)
+        self.assertIsInstance(answers, list, line)
+        self.assertNotIn("\n", line)
+        got = by_id(answers)
+        self.assertEqual(sorted(got), list(range(first_id,
+                                                 first_id + len(tasks))))
+        for msg in answers:
+            self.assertEqual(msg["jsonrpc"], "2.0")
+            self.assertEqual(len([k for k in ("result", "error")
+                                  if k in msg]), 1, msg)
+        return got
+
+    def test_batch_in_array_out(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        got = self.batch(p, 5, [{"x": i} for i in range(5, 9)])
+        for i in range(5, 9):
+            self.assertEqual(got[i]["result"], {"x": i, "calls": [4]})
+        got = self.batch(p, 9, [{"x": 9}, {"x": 10}])
+        self.assertEqual(got[10]["result"], {"x": 10, "calls": [4, 2]})
+        # Single requests still come one line each.
+        p.send(exec_req(11, {"x": 11}))
+        self.assertEqual(p.answer()["result"], {"x": 11, "calls": [4, 2, 1]})
+        self.assertEqual(p.rest(), b"")
+        self.assertEqual(p.p.returncode, 0)
+
+    def test_batch_answers_matched_by_id_not_position(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        ids = [42, 7, 1000, 3]
+        p.send("[" + ",".join(exec_req(i, {"x": i}) for i in ids) + "]")
+        got = by_id(json.loads(p.line()))
+        self.assertEqual(sorted(got), sorted(ids))
+        for i in ids:
+            self.assertEqual(got[i]["result"]["x"], i)
+
+    def test_batch_task_error_item_fails_that_task_alone(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        got = self.batch(p, 1, [{"x": 1}, {"fail": "bad row"}, {"x": 3},
+                                {"exc": 1}, {"nan": 1}, {"x": 6}])
+        for i in (1, 3, 6):
+            self.assertEqual(got[i]["result"]["x"], i)
+        self.assertEqual(got[2]["error"], {"code": 422, "message": "bad row",
+                                           "data": {"t": {"fail": "bad row"}}})
+        err = got[4]["error"]
+        self.assertEqual(err["code"], -32000)
+        self.assertEqual(err["data"]["type"], "ZeroDivisionError")
+        self.assertIn("1 / 0", err["data"]["traceback"])
+        self.assertIn("result is not JSON", got[5]["error"]["message"])
+
+    def test_batch_exception_fails_every_task(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        got = self.batch(p, 1, [{"mode": "raise"}, {"x": 2}, {"x": 3}])
+        for i in (1, 2, 3):
+            err = got[i]["error"]
+            self.assertEqual(err["code"], -32000)
+            self.assertEqual(err["message"], "KeyError: 'the whole batch'")
+            self.assertEqual(err["data"]["type"], "KeyError")
+            self.assertIn('raise KeyError("the whole batch")',
+                          err["data"]["traceback"])
+        got = self.batch(p, 4, [{"mode": "taskerror"}, {"x": 5}])
+        for i in (4, 5):
+            self.assertEqual(got[i]["error"],
+                             {"code": 7, "message": "all of it", "data": [1]})
+        # The worker goes on.
+        got = self.batch(p, 6, [{"x": 6}])
+        self.assertEqual(got[6]["result"]["x"], 6)
+
+    def test_batch_of_the_wrong_length_fails_every_task(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        got = self.batch(p, 1, [{"mode": "short"}, {"x": 2}, {"x": 3}])
+        for i in (1, 2, 3):
+            self.assertEqual(got[i]["error"]["message"],
+                             "execute_batch returned 2 results for 3 tasks: "
+                             "it must return a list of one result per task")
+        got = self.batch(p, 4, [{"mode": "notlist"}, {"x": 5}])
+        for i in (4, 5):
+            self.assertIn("returned a dict, not a list,",
+                          got[i]["error"]["message"])
+        got = self.batch(p, 6, [{"x": 6}])
+        self.assertEqual(got[6]["result"]["x"], 6)
+
+    def test_default_execute_batch_behaves_as_unbatched(self):
+        body = """
+            class W(spool_worker.Worker):
+                def execute(self, task):
+                    if task == 2:
+                        raise ValueError("two")
+                    if task == 3:
+                        raise spool_worker.WorkerError("three", code=3,
+                                                       data="d")
+                    return task * 10
+            """
+        tasks = [1, 2, 3, 4]
+        single = self.worker(body)
+        single.send(spawn_req(), *[exec_req(i, t)
+                                   for i, t in enumerate(tasks, 1)])
+        single.answer()
+        want = [single.answer() for _ in tasks]
+        batched = self.worker(body)
+        batched.send(spawn_req())
+        batched.answer()
+        got = self.batch(batched, 1, tasks)
+
+        def user_frames(msg):
+            # The SDK's own frames differ; the user's code is the tail.
+            err = msg.get("error", {}).get("data")
+            if isinstance(err, dict):
+                tb = err.pop("traceback")
+                err["tail"] = tb[tb.index('in execute\n'):]
+            return msg
+        for msg in want:
+            self.assertEqual(user_frames(got[msg["id"]]), user_frames(msg))
+        self.assertEqual(want[0]["result"], 10)
+        self.assertEqual(want[1]["error"]["data"]["type"], "ValueError")
+        self.assertEqual(want[2]["error"],
+                         {"code": 3, "message": "three", "data": "d"})
+
+    def test_batch_only_worker_serves_single_requests(self):
+        p = self.worker("""
+            class W(spool_worker.Worker):
+                def execute_batch(self, tasks):
+                    if tasks == ["short"]:
+                        return []
+                    return [t if t != "bad" else
+                            spool_worker.TaskError("bad task", code=9)
+                            for t in tasks]
+            """)
+        p.send(spawn_req(), exec_req(1, "a"), exec_req(2, "bad"),
+               exec_req(3, "short"), batch_req(4, ["b", "c"]))
+        p.answer()
+        self.assertEqual(p.answer()["result"], "a")
+        self.assertEqual(p.answer()["error"],
+                         {"code": 9, "message": "bad task"})
+        self.assertIn("returned 0 results for 1 task",
+                      p.answer()["error"]["message"])
+        got = by_id(json.loads(p.line()))
+        self.assertEqual((got[4]["result"], got[5]["result"]), ("b", "c"))
+
+    def test_worker_error_is_task_error(self):
+        p = self.worker("""
+            class W(spool_worker.Worker):
+                def execute(self, task):
+                    return spool_worker.WorkerError is spool_worker.TaskError
+            """)
+        p.send(spawn_req(), exec_req(1, 1))
+        p.answer()
+        self.assertIs(p.answer()["result"], True)
+
+    def test_malformed_batches(self):
+        p = self.worker(self.BATCHED)
+        p.send(spawn_req())
+        p.answer()
+        # An empty batch: one error, not an array (JSON-RPC 2.0, 6).
+        p.send("[]")
+        self.assertEqual(p.answer(), {"jsonrpc": "2.0", "id": None, "error": {
+            "code": -32600, "message": "invalid request: an empty batch"}})
+        # Items that are not requests: one Invalid Request each.
+        p.send("[1, \"x\", {\"id\": 3}, null]")
+        answers = json.loads(p.line())
+        self.assertEqual(len(answers), 4)
+        for msg in answers:
+            self.assertIsNone(msg["id"])
+            self.assertEqual(msg["error"]["code"], -32600)
+        # A mixed batch: the valid requests run, each bad item gets its
+        # error, a notification (no id) no answer.
+        p.send("[" + ",".join([
+            exec_req(1, {"x": 1}),
+            '{"jsonrpc":"2.0","id":2,"method":"frobnicate","params":[]}',
+            '{"jsonrpc":"2.0","id":3,"method":"execute","params":[1,2]}',
+            '{"jsonrpc":"2.0","id":4,"method":"spawn","params":{}}',
+            '{"jsonrpc":"2.0","method":"execute","params":[{"x":5}]}',
+            '"junk"',
+            exec_req(7, {"x": 7})]) + "]")
+        answers = json.loads(p.line())
+        self.assertEqual([m["id"] for m in answers], [1, 2, 3, 4, None, 7])
+        got = by_id(answers)
+        self.assertEqual(got[1]["result"], {"x": 1, "calls": [2]})
+        self.assertEqual(got[7]["result"], {"x": 7, "calls": [2]})
+        self.assertEqual(got[2]["error"]["code"], -32601)
+        self.assertEqual(got[3]["error"]["code"], -32602)
+        self.assertEqual(got[4]["error"]["code"], -32601)
+        self.assertEqual(got[None]["error"]["code"], -32600)
+        # Only notifications: nothing at all is answered.
+        p.send('[{"jsonrpc":"2.0","method":"execute","params":[{"x":1}]}]',
+               "[1,", exec_req(8, {"x": 8}))
+        msg = p.answer()  # the broken batch is a parse error
+        self.assertEqual((msg["id"], msg["error"]["code"]), (None, -32700))
+        self.assertEqual(p.answer()["result"], {"x": 8, "calls": [2, 1]})
+        self.assertEqual(p.rest(), b"")
+        self.assertEqual(p.p.returncode, 0)
+
+    def test_batches_between_single_requests_in_one_read(self):
+        p = self.worker(self.ECHO)
+        p.send(spawn_req(), exec_req(1, 1), batch_req(2, [2, 3]),
+               exec_req(4, 4), batch_req(5, [5]))
+        p.answer()
+        self.assertEqual(p.answer()["id"], 1)
+        self.assertEqual([m["id"] for m in json.loads(p.line())], [2, 3])
+        self.assertEqual(p.answer()["id"], 4)
+        self.assertEqual([m["result"]["task"] for m in json.loads(p.line())],
+                         [5])
 
     # -- stdout protection ------------------------------------------------
 

@@ -33,8 +33,11 @@ class Model(spool_worker.Worker):
     def execute(self, task):
         text = task["text"]
         if not isinstance(text, str):
-            raise spool_worker.WorkerError("text must be a string", code=-32602,
-                                           data={"text": text})
+            raise spool_worker.TaskError("text must be a string", code=-32602,
+                                         data={"text": text})
+        return self.infer(task, text)
+
+    def infer(self, task, text):
         words = [w.strip(".,!?").lower() for w in text.split()]
         score = sum(self.weights.get(w, 0.0) for w in words)
         label = "positive" if score > 0 else "negative" if score < 0 else "neutral"
