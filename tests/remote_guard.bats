@@ -180,6 +180,20 @@ STUBBORN='trap "" TERM HUP; sleep $0 & sleep $0'
 	wait_for 10 remote_none 'perl -e'
 }
 
+@test "SIGTERM to the guard stops the worker; its status comes back" {
+	rcmd host3 -- sleep 1005
+	"${CMD[@]}" </dev/null >/dev/null 2>&1 3>&- &
+	local client=$!
+	BG+=("$client")
+	wait_for 10 remote_at_least 'sleep 1005' 1
+	pkill -TERM -u "$SSH_TEST_USER" -f '^perl -e '
+	wait_for 10 gone "$client"
+	local status=0
+	wait "$client" || status=$?
+	assert_equal "$status" 143
+	wait_for 10 remote_none 'sleep 1005'
+}
+
 @test "ControlMaster: sessions share it; killing it ends every worker" {
 	local sock=$BATS_TEST_TMPDIR/cm accepted t0 t1 p pids=()
 	mapfile -d '' -t master < <("$REMOTE_CMD" -S "$sock" -M host1)
