@@ -127,6 +127,9 @@ free_port() {
 }
 
 write_configs() { # PORT DEADPORT
+	# sshd wants the command's real path, root's all the way up.
+	local cat=/usr/bin/cat
+	[ -x $cat ] || cat=/bin/cat
 	cat >"$dir/sshd_config" <<-CONF
 		ListenAddress 127.0.0.1
 		Port $1
@@ -135,7 +138,7 @@ write_configs() { # PORT DEADPORT
 		# The key comes from DIR through a root command, so DIR and
 		# its parents need not be readable by the test user.
 		AuthorizedKeysFile none
-		AuthorizedKeysCommand /usr/bin/cat $dir/authorized_keys
+		AuthorizedKeysCommand $cat $dir/authorized_keys
 		AuthorizedKeysCommandUser root
 		AllowUsers $test_user
 		PermitRootLogin no
