@@ -287,6 +287,9 @@ int remote_command(struct buf *b, char *const argv[], char *const env[],
 		buf_addc(b, ' ');
 		shell_quote(b, argv[i]);
 	}
+	/* A C string for remote_ssh_argv, the NUL not counted. */
+	buf_reserve(b, 1);
+	b->p[b->len] = '\0';
 	return 0;
 }
 

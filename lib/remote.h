@@ -28,11 +28,20 @@
  *	... execvp(av[0], av) ...
  *	remote_argv_free(av);
  *
- * with one master per host, started before the workers and stopped after:
+ * env holds only what the remote side should get (the spec's env and the
+ * SPOOL_* variables), not spool's own environment; cwd is the spec's cwd
+ * as written, a path on the remote host, not resolved against the config
+ * directory.
+ *
+ * One master per host, started before the workers and stopped after:
  *	remote_ssh_master_argv(&ssh, sock, h.dest)	runs until stopped
+ *	remote_ssh_control_argv(&ssh, sock, h.dest, "check")	0 once it is up
  *	remote_ssh_control_argv(&ssh, sock, h.dest, "exit")	stops it
  * sock is a socket path that spool makes up, one per host (a private
- * directory of its own; sockaddr_un allows about 100 bytes).
+ * directory of its own; sockaddr_un allows about 100 bytes).  Killing the
+ * master ends every session through it, and the guards then kill their
+ * workers.  A worker whose master is not (or no longer) there connects on
+ * its own, silently.
  */
 #ifndef SPOOL_REMOTE_H
 #define SPOOL_REMOTE_H
@@ -69,7 +78,8 @@ void remote_host_release(struct remote_host *h);
  * least one word) under the guard, in cwd (NULL: the login directory)
  * with env (NULL-terminated "NAME=VALUE" strings, or NULL) added to the
  * remote environment.  Every word arrives byte for byte.  Returns -1 with
- * a message in err when argv is empty or an env entry has no NAME=. */
+ * a message in err when argv is empty or an env entry has no NAME=.
+ * b->p is NUL-terminated after the command (the NUL not in b->len). */
 int remote_command(struct buf *b, char *const argv[], char *const env[],
 		   const char *cwd, struct buf *err);
 

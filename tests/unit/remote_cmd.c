@@ -80,7 +80,6 @@ int main(int argc, char **argv)
 		struct buf cmd = BUF_INIT;
 		if (remote_command(&cmd, argv + i + 1, env, cwd, &err) < 0)
 			die_err("command", &err);
-		buf_addc(&cmd, '\0');
 		av = remote_ssh_argv(&ssh, sock, host.dest, cmd.p);
 		buf_release(&cmd);
 	}
