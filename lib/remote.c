@@ -22,16 +22,19 @@ void shell_quote(struct buf *b, const char *s)
 	buf_addc(b, '\'');
 }
 
+static bool is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
 /* Words made of these alone read the same in every shell, unquoted. */
 static bool shell_plain(const char *s)
 {
 	if (!*s)
 		return false;
-	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX"
-			    "YZ"
-			    "0123456789_-./=:,+@%",
-			    *p))
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (!is_alnum(*p) && !strchr("_-./=:,+@%", *p))
 			return false;
 	return true;
 }
@@ -55,12 +58,6 @@ void shell_quote_argv(struct buf *b, char *const argv[])
 static void add_entry(struct buf *err, const char *entry)
 {
 	buf_add_json_string(err, entry, strlen(entry));
-}
-
-static bool is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
 }
 
 /* Append the byte c for a message: 'c', or \xNN when not printable. */
