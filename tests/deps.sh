@@ -2,7 +2,9 @@
 # deps.sh - make sure the Debian packages a make target needs are here.
 # As root: apt-get update once, then install what is missing.  Otherwise:
 # print the exact command to run, and fail.
-#   sh tests/deps.sh build [test] [demo] [bench] [ci]
+#   sh tests/deps.sh build [test] [demo] [bench] [ci] [remote]
+# remote-ssh and remote-slurm are the two halves of remote, for the scripts
+# in tests/remote/ that need only one of them.
 set -u
 missing=""
 need() { # need PACKAGE TEST-COMMAND...
@@ -35,6 +37,20 @@ for what in "$@"; do
 	ci)
 		need clang command -v clang
 		need valgrind command -v valgrind
+		;;
+	remote | remote-ssh | remote-slurm)
+		# tests/remote/: a private sshd and a one-node Slurm on loopback.
+		# perl-base (the remote guard) is Essential, always there.
+		if [ "$what" != remote-slurm ]; then
+			need openssh-server test -x /usr/sbin/sshd
+			need openssh-client command -v ssh
+		fi
+		if [ "$what" != remote-ssh ]; then
+			need munge command -v munged
+			need slurmctld command -v slurmctld
+			need slurmd command -v slurmd
+			need slurm-client command -v srun
+		fi
 		;;
 	bench)
 		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
