@@ -21,6 +21,7 @@ int input_open(struct input *in, const char *const *paths, size_t n,
 		paths = stdin_only;
 		n = 1;
 	}
+	in->done_fd = -1;
 	in->src = xcalloc(n, sizeof(*in->src));
 	in->nsrc = n;
 	for (size_t i = 0; i < n; i++)
@@ -61,8 +62,16 @@ int input_open(struct input *in, const char *const *paths, size_t n,
 	return 0;
 }
 
+void input_close_done(struct input *in)
+{
+	if (in->done_fd > 0)
+		close(in->done_fd);
+	in->done_fd = -1;
+}
+
 void input_close(struct input *in)
 {
+	input_close_done(in);
 	for (size_t i = 0; i < in->nsrc; i++) {
 		if (in->src[i].fd > 0)
 			close(in->src[i].fd);
@@ -84,7 +93,11 @@ static bool is_blank(const char *p, size_t n)
 static void next_source(struct input *in)
 {
 	struct input_src *s = &in->src[in->cur];
-	if (s->fd > 0)
+	/* A pollable input may be watched by the loop: the watch goes
+	 * first, then the descriptor (input_close_done). */
+	if (s->fd > 0 && s->pollable)
+		in->done_fd = s->fd;
+	else if (s->fd > 0)
 		close(s->fd);
 	s->fd = -1;
 	in->cur++;

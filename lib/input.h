@@ -20,6 +20,8 @@ struct input {
 	struct linebuf lb;
 	bool readable; /* the current pollable fd was reported readable */
 	bool done;     /* every input read to its end */
+	int done_fd;   /* a finished pollable input, closed by
+			  input_close_done() once it is not watched */
 };
 
 enum input_result {
@@ -45,6 +47,8 @@ struct input_line {
 int input_open(struct input *in, const char *const *paths, size_t n,
 	       struct buf *err);
 void input_close(struct input *in);
+/* Close a finished input's descriptor (after its loop watch is gone). */
+void input_close_done(struct input *in);
 enum input_result input_next(struct input *in, struct input_line *out);
 /* The fd to poll for IN_WAIT, or -1. */
 int input_fd(const struct input *in);

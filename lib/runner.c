@@ -493,6 +493,7 @@ static bool runner_prepare(struct client *c, double *deadline)
 		loop_del(&p->loop, r->in_watch);
 		r->in_watch = -1;
 	}
+	input_close_done(&r->in);
 	if (want_input && r->in_watch < 0)
 		r->in_watch = loop_add(&p->loop, in_fd, POLLIN, on_input, r);
 	loop_set(&p->loop, r->out_watch,

@@ -398,8 +398,10 @@ gave_up() {
 	run --separate-stderr spool_t run -w pool.json --failed failed tasks.ndjson
 	[ "$status" -eq 3 ]
 	[ -z "$output" ]
-	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) stopped: not ready after 0\.3s \(startup_timeout\) while starting; its last stderr lines:$')" -eq 5 ]
-	[ "$(count_matching '^  \| fw: warming up for ever$')" -eq 5 ]
+	# (On a loaded machine a worker may be stopped before it wrote its
+	# stderr line: the tail is shown when there is one.)
+	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) stopped: not ready after 0\.3s \(startup_timeout\) while starting(; its last stderr lines:)?$')" -eq 5 ]
+	[ "$(count_matching '^  \| fw: warming up for ever$')" -ge 1 ]
 	gave_up 8
 	same_set failed tasks.ndjson
 }
