@@ -537,6 +537,18 @@ dying_tasks() {
 	bad_config "{\"workers\": [{$M}], \"retries\": 1.5}" 'retries: expected an integer' ', got 1.5'
 }
 
+@test "config: a number beyond a double is shown as written, not as null" {
+	bad_config "{\"workers\": [{$M, \"timeout\": 1e999}]}" \
+		'workers[0].timeout: expected a number of seconds' ', got 1e999'
+	bad_config "{\"workers\": [{$M, \"replicas\": -1E400}]}" \
+		'workers[0].replicas: expected an integer' ', got -1E400'
+	bad_config "{\"workers\": [{$M}], \"retries\": 1e999}" \
+		'retries: expected an integer' ', got 1e999'
+	# Nor is it an environment value ("inf"): it must be quoted.
+	bad_config "{\"workers\": [{$M, \"env\": {\"N\": 1e999}}]}" \
+		'workers[0].env.N: expected a string' ', got 1e999'
+}
+
 @test "config: the place is named with the path as given" {
 	mkdir sub
 	printf '{"workers": [{%s, "replicas": "two"}]}\n' "$M" >sub/p.json
