@@ -171,6 +171,57 @@ static int fail(struct ctx *c, const char *place, const cJSON *got,
 	return -1;
 }
 
+struct key_at {
+	const char *key;
+	size_t at; /* its place among the object's members */
+};
+
+static int key_at_cmp(const void *a, const void *b)
+{
+	const struct key_at *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+	if (d)
+		return d;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* cJSON keeps every member of an object and a lookup finds the first, so
+ * the second of a key written twice would be silently ignored.  Sorted,
+ * repeats are neighbours (n log n, however large the object); the one
+ * named is the repeat that comes first in the file.  place is the
+ * object's ("" at the top level). */
+static int check_unique(struct ctx *c, const char *place, const cJSON *o)
+{
+	size_t n = (size_t)cJSON_GetArraySize(o);
+	if (n < 2)
+		return 0;
+	struct key_at *keys = xcalloc(n, sizeof(*keys));
+	size_t i = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, o)
+	{
+		keys[i].key = m->string;
+		keys[i].at = i;
+		i++;
+	}
+	qsort(keys, n, sizeof(*keys), key_at_cmp);
+	const struct key_at *dup = NULL;
+	for (i = 1; i < n; i++)
+		if (strcmp(keys[i - 1].key, keys[i].key) == 0 &&
+		    (!dup || keys[i].at < dup->at))
+			dup = &keys[i];
+	int r = 0;
+	if (dup) {
+		char *p = place[0] ? xasprintf("%s.%s", place, dup->key)
+				   : xstrdup(dup->key);
+		r = fail(c, p, NULL,
+			 "duplicate key (each key may appear once)");
+		free(p);
+	}
+	free(keys);
+	return r;
+}
+
 static bool is_integer(const cJSON *v, double lo, double hi)
 {
 	if (!cJSON_IsNumber(v))
@@ -275,6 +326,8 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 {
 	if (!cJSON_IsObject(v))
 		return fail(c, place, v, "expected an object of strings");
+	if (check_unique(c, place, v))
+		return -1;
 	size_t n = (size_t)cJSON_GetArraySize(v);
 	w->env = xcalloc(n ? n : 1, sizeof(*w->env));
 	const cJSON *e;
@@ -317,6 +370,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	if (!cJSON_IsObject(o))
 		return fail(c, place, o,
 			    "expected an object with at least \"cmd\"");
+	if (check_unique(c, place, o))
+		return -1;
 
 	w->replicas = 1;
 	w->startup_timeout = 60;
@@ -528,6 +583,8 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 			 "expected an object with a \"workers\" array");
 		goto out;
 	}
+	if ((r = check_unique(&c, "", root)))
+		goto out;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, root)
 	{
