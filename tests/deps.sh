@@ -2,7 +2,7 @@
 # deps.sh - make sure the Debian packages a make target needs are here.
 # As root: apt-get update once, then install what is missing.  Otherwise:
 # print the exact command to run, and fail.
-#   sh tests/deps.sh build [test] [demo] [bench] [ci]
+#   sh tests/deps.sh build [test] [demo] [bench] [fuzz] [ci]
 set -u
 missing=""
 need() { # need PACKAGE TEST-COMMAND...
@@ -31,9 +31,17 @@ for what in "$@"; do
 	demo)
 		need python3 command -v python3
 		;;
-	ci)
+	fuzz | ci)
 		need clang command -v clang
-		need valgrind command -v valgrind
+		# libFuzzer and the sanitizer runtimes for the installed clang
+		# (make fuzz-run): link a do-nothing fuzzer to see.
+		need libclang-rt-dev sh -c 't=$(mktemp -d) || exit 1
+			printf "%s\n" "int LLVMFuzzerTestOneInput(void);" \
+				"int LLVMFuzzerTestOneInput(void) { return 0; }" |
+				clang -fsanitize=fuzzer,address,undefined -x c \
+				-o "$t/fuzzer" -
+			rc=$?; rm -rf "$t"; exit $rc'
+		[ "$what" = ci ] && need valgrind command -v valgrind
 		;;
 	bench)
 		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
