@@ -7,6 +7,7 @@
 # copy of tests/fuzz/corpus (never written: new inputs stay in the copy),
 # one after the other, for SECONDS each.  libFuzzer writes what it finds
 # to DIR (crash-*, leak-*, timeout-*, oom-*) and its output to DIR/log.
+# tests/fuzz/fuzz_NAME.dict, where there is one, is its dictionary.
 # Any finding, any sanitizer report, or a fuzzer that fails fails the run,
 # with the path of the input that reproduces it.  FUZZ_TIMEOUT (10) is how
 # many seconds one input may take before it counts as a hang.
@@ -34,13 +35,15 @@ for bin in "$@"; do
 	mkdir -p "$dir/corpus" || exit 1
 	cp "$corpus"/* "$dir/corpus/" || exit 1
 	echo "# $name: fuzzing for ${secs}s from a copy of tests/fuzz/corpus"
+	dict=$(dirname "$corpus")/$name.dict
+	[ -f "$dict" ] && dict="-dict=$dict" || dict=""
 	# -timeout: an input that takes seconds is a hang to report, not to
 	# wait out; UBSan stops at its first report (built without recovery).
 	ASAN_OPTIONS=detect_leaks=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		"$bin" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-10}" \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$dir/" \
-		"$dir/corpus" >"$dir/log" 2>&1
+		${dict:+"$dict"} "$dir/corpus" >"$dir/log" 2>&1
 	rc=$?
 	found=$(find "$dir" -maxdepth 1 -type f \( -name 'crash-*' \
 		-o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) |
