@@ -37,10 +37,11 @@ static size_t model(const char *s, size_t n, size_t max, int final_partial,
 		size_t len = raw;
 		if (len && s[start + len - 1] == '\r')
 			len--;
-		/* Without its '\n' too, a last CR does not count: it may be
-		 * the first half of a CRLF, and the line is no longer than
-		 * it will be once the LF comes.  So a line of max bytes and
-		 * a CR at the end of the input is pending, not too long. */
+		/* A last CR does not count even before the '\n' arrives: it
+		 * may be the first half of a CRLF, and the line must not be
+		 * judged longer than it will be once the LF comes.  So a line
+		 * of max bytes and a CR at the end of the input is pending
+		 * (without final_partial), not too long. */
 		struct ev e = {start, len, raw, len > max ? 'T' : 'L'};
 		if (!nl && len <= max && !final_partial)
 			break; /* stays pending */
