@@ -3,6 +3,8 @@
 #   make                 build build/spool and build/libspool.a
 #   make test            unit tests, Python SDK tests and the bats suite
 #   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
+#   make fuzz-run        each fuzz target as a libFuzzer fuzzer for
+#                        FUZZ_SECONDS (30) seconds (clang, build/libfuzzer/)
 #   make demo            run the bundled example pool on bundled tasks
 #   make bench           benchmarks against GNU parallel and Python pools
 #   make install         copy what make built: binary, library, headers,
@@ -57,8 +59,8 @@ CWORKER_BIN := $(patsubst workers/c/%.c,$(BUILD)/workers/%,$(CWORKER_SRC))
 
 SPOOL := $(BUILD)/spool
 
-.PHONY: all deps deps-test deps-bench test unit bats pytest demo bench \
-	install uninstall clean fuzz FORCE
+.PHONY: all deps deps-test deps-bench deps-fuzz test unit bats pytest demo \
+	bench install uninstall clean fuzz fuzz-run FORCE
 
 all: deps $(SPOOL) $(BUILD)/libspool.a $(CWORKER_BIN) $(FUZZ_BIN)
 
@@ -70,6 +72,9 @@ deps-test:
 
 deps-bench:
 	@sh tests/deps.sh build test bench
+
+deps-fuzz:
+	@sh tests/deps.sh build fuzz
 
 $(BUILD)/lib/%.o: lib/%.c lib/*.h | deps
 	@mkdir -p $(dir $@)
@@ -120,6 +125,38 @@ test: deps-test all $(UNIT_BIN)
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
 	@set -e; for f in $(FUZZ_BIN); do $$f tests/fuzz/corpus/*; done
+
+# The fuzz targets as coverage-guided fuzzers: the library instrumented
+# for coverage, each target linked with libFuzzer's main (driver.c steps
+# aside), under ASan+UBSan so that any bad access, leak or undefined
+# behaviour is a finding.  Built apart from $(BUILD): clang only.
+FUZZ_SECONDS ?= 30
+LIBFUZZER := build/libfuzzer
+LIBFUZZER_CC ?= clang
+LIBFUZZER_CFLAGS = -std=c11 $(WARN) -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	-Ilib $(CJSON_CFLAGS)
+LIBFUZZER_OBJ := $(patsubst lib/%.c,$(LIBFUZZER)/lib/%.o,$(LIB_SRC))
+LIBFUZZER_BIN := $(patsubst tests/fuzz/%.c,$(LIBFUZZER)/%,$(FUZZ_SRC))
+
+$(LIBFUZZER)/lib/%.o: lib/%.c lib/*.h | deps-fuzz
+	@mkdir -p $(dir $@)
+	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(LIBFUZZER)/libspool.a: $(LIBFUZZER_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBFUZZER)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(LIBFUZZER)/libspool.a
+	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer -DSPOOL_LIBFUZZER \
+		-o $@ $< tests/fuzz/driver.c $(LIBFUZZER)/libspool.a $(LIBS)
+
+fuzz: $(LIBFUZZER_BIN)
+
+# Each for FUZZ_SECONDS from a copy of tests/fuzz/corpus; fails on any
+# finding and names the input that reproduces it.
+fuzz-run: fuzz
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(LIBFUZZER_BIN)
 
 pytest:
 	python3 -m unittest discover -s workers/python -p 'test_*.py' -q

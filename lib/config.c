@@ -25,24 +25,105 @@ struct ctx {
 	struct buf *err;
 	const char *text; /* the raw config, for values kept as written */
 	size_t len;
+	const cJSON *root; /* the tree parsed from text */
 };
 
-/* A short, one-line rendering of a JSON value for error messages. */
-static void add_got(struct buf *b, const cJSON *v)
+static size_t skip_space(const char *s, size_t n, size_t i)
 {
-	char *text = cJSON_PrintUnformatted(v);
-	if (!text) {
-		buf_adds(b, "?");
-		return;
+	while (i < n &&
+	       (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* The child indices from at down to v; the depth of v, or -1. */
+static int path_to(const cJSON *at, const cJSON *v, size_t *path, int depth)
+{
+	if (at == v)
+		return depth;
+	if (depth >= JSON_MAX_DEPTH)
+		return -1;
+	size_t i = 0;
+	for (const cJSON *k = at->child; k; k = k->next, i++) {
+		path[depth] = i;
+		int d = path_to(k, v, path, depth + 1);
+		if (d >= 0)
+			return d;
 	}
-	size_t n = strlen(text);
-	if (n > 60) {
-		buf_add(b, text, 57);
+	return -1;
+}
+
+/* The offset of the k-th member's value or element of the object or array
+ * written at s[pos], or (size_t)-1. */
+static size_t nth_value(const char *s, size_t n, size_t pos, size_t k)
+{
+	if (pos >= n || (s[pos] != '{' && s[pos] != '['))
+		return (size_t)-1;
+	bool object = s[pos] == '{';
+	struct json_error e;
+	size_t i = pos + 1;
+	for (;;) {
+		i = skip_space(s, n, i);
+		if (object) {
+			i = skip_space(s, n, json_scan_value(s, n, i, &e));
+			if (i >= n || s[i] != ':')
+				return (size_t)-1;
+			i = skip_space(s, n, i + 1);
+		}
+		if (k-- == 0)
+			return i;
+		i = skip_space(s, n, json_scan_value(s, n, i, &e));
+		if (i >= n || s[i] != ',')
+			return (size_t)-1;
+		i++;
+	}
+}
+
+/* Where v is written in the config text.  cJSON keeps no positions, but
+ * it keeps members and elements in the order written, repeated keys
+ * included: the path to v in the tree leads to it in the text. */
+static bool find_written(const struct ctx *c, const cJSON *v, struct span *out)
+{
+	if (!c->root)
+		return false;
+	size_t *path = xcalloc(JSON_MAX_DEPTH, sizeof(*path));
+	int depth = path_to(c->root, v, path, 0);
+	size_t pos = depth < 0 ? (size_t)-1 : skip_space(c->text, c->len, 0);
+	for (int d = 0; d < depth && pos != (size_t)-1; d++)
+		pos = nth_value(c->text, c->len, pos, path[d]);
+	free(path);
+	struct json_error e;
+	size_t end = pos == (size_t)-1
+			     ? pos
+			     : json_scan_value(c->text, c->len, pos, &e);
+	if (end == (size_t)-1)
+		return false;
+	out->p = c->text + pos;
+	out->n = end - pos;
+	return true;
+}
+
+/* A short, one-line rendering of a JSON value for error messages, as the
+ * file has it: cJSON would print 1e999 (beyond a double) as null, 1e10
+ * as 10000000000 and "\u0041" as "A". */
+static void add_got(const struct ctx *c, struct buf *b, const cJSON *v)
+{
+	struct span sp;
+	struct buf text = BUF_INIT;
+	if (find_written(c, v, &sp)) {
+		json_minify(sp.p, sp.n, &text);
+	} else {
+		char *printed = cJSON_PrintUnformatted(v);
+		buf_adds(&text, printed ? printed : "?");
+		free(printed);
+	}
+	if (text.len > 60) {
+		buf_add(b, text.p, 57);
 		buf_adds(b, "...");
 	} else {
-		buf_add(b, text, n);
+		buf_add(b, text.p, text.len);
 	}
-	free(text);
+	buf_release(&text);
 }
 
 /* Keys come from the user: keep the message on one line. */
@@ -84,10 +165,61 @@ static int fail(struct ctx *c, const char *place, const cJSON *got,
 	free(msg);
 	if (got) {
 		buf_adds(c->err, ", got ");
-		add_got(c->err, got);
+		add_got(c, c->err, got);
 	}
 	sanitize(c->err);
 	return -1;
+}
+
+struct key_at {
+	const char *key;
+	size_t at; /* its place among the object's members */
+};
+
+static int key_at_cmp(const void *a, const void *b)
+{
+	const struct key_at *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+	if (d)
+		return d;
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* cJSON keeps every member of an object and a lookup finds the first, so
+ * the second of a key written twice would be silently ignored.  Sorted,
+ * repeats are neighbours (n log n, however large the object); the one
+ * named is the repeat that comes first in the file.  place is the
+ * object's ("" at the top level). */
+static int check_unique(struct ctx *c, const char *place, const cJSON *o)
+{
+	size_t n = (size_t)cJSON_GetArraySize(o);
+	if (n < 2)
+		return 0;
+	struct key_at *keys = xcalloc(n, sizeof(*keys));
+	size_t i = 0;
+	const cJSON *m;
+	cJSON_ArrayForEach(m, o)
+	{
+		keys[i].key = m->string;
+		keys[i].at = i;
+		i++;
+	}
+	qsort(keys, n, sizeof(*keys), key_at_cmp);
+	const struct key_at *dup = NULL;
+	for (i = 1; i < n; i++)
+		if (strcmp(keys[i - 1].key, keys[i].key) == 0 &&
+		    (!dup || keys[i].at < dup->at))
+			dup = &keys[i];
+	int r = 0;
+	if (dup) {
+		char *p = place[0] ? xasprintf("%s.%s", place, dup->key)
+				   : xstrdup(dup->key);
+		r = fail(c, p, NULL,
+			 "duplicate key (each key may appear once)");
+		free(p);
+	}
+	free(keys);
+	return r;
 }
 
 static bool is_integer(const cJSON *v, double lo, double hi)
@@ -194,6 +326,8 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 {
 	if (!cJSON_IsObject(v))
 		return fail(c, place, v, "expected an object of strings");
+	if (check_unique(c, place, v))
+		return -1;
 	size_t n = (size_t)cJSON_GetArraySize(v);
 	w->env = xcalloc(n ? n : 1, sizeof(*w->env));
 	const cJSON *e;
@@ -209,7 +343,7 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 			w->env[w->nenv].val = xstrdup(e->valuestring);
 		else if (is_integer(e, -1e15, 1e15))
 			w->env[w->nenv].val = xasprintf("%.0f", e->valuedouble);
-		else if (cJSON_IsNumber(e))
+		else if (cJSON_IsNumber(e) && isfinite(e->valuedouble))
 			w->env[w->nenv].val =
 				xasprintf("%.17g", e->valuedouble);
 		else
@@ -236,6 +370,8 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	if (!cJSON_IsObject(o))
 		return fail(c, place, o,
 			    "expected an object with at least \"cmd\"");
+	if (check_unique(c, place, o))
+		return -1;
 
 	w->replicas = 1;
 	w->startup_timeout = 60;
@@ -433,7 +569,7 @@ static void line_col(const char *text, size_t pos, size_t *line, size_t *col)
 int config_parse(struct pool_config *cfg, const char *text, size_t len,
 		 const char *label, const char *dir, struct buf *err)
 {
-	struct ctx c = {label, dir, err, text, len};
+	struct ctx c = {label, dir, err, text, len, NULL};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->label = xstrdup(label);
 	cfg->order = -1;
@@ -454,12 +590,15 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 		buf_addf(err, "%s: invalid JSON", label);
 		return -1;
 	}
+	c.root = root;
 	int r = 0;
 	if (!cJSON_IsObject(root)) {
 		r = fail(&c, "top level", root,
 			 "expected an object with a \"workers\" array");
 		goto out;
 	}
+	if ((r = check_unique(&c, "", root)))
+		goto out;
 	const cJSON *v;
 	cJSON_ArrayForEach(v, root)
 	{

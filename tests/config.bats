@@ -537,6 +537,38 @@ dying_tasks() {
 	bad_config "{\"workers\": [{$M}], \"retries\": 1.5}" 'retries: expected an integer' ', got 1.5'
 }
 
+@test "config: a key written twice is an error wherever spool reads keys" {
+	local dup='duplicate key (each key may appear once)'
+	bad_config "{\"workers\": [{$M}], \"order\": \"input\", \"order\": \"completion\"}" "order: $dup"
+	bad_config "{\"workers\": [{$M}], \"workers\": [{$M}]}" "workers: $dup"
+	bad_config "{\"workers\": [{$M, \"timeout\": 5, \"timeout\": 0}]}" "workers[0].timeout: $dup"
+	bad_config "{\"workers\": [{$M}, {$M, \"cmd\": [\"cat\"]}]}" "workers[1].cmd: $dup"
+	bad_config "{\"workers\": [{$M, \"env\": {\"A\": \"1\", \"A\": \"2\"}}]}" "workers[0].env.A: $dup"
+	# The same key spelled with an escape.
+	bad_config "{\"workers\": [{$M, \"replicas\": 2, \"r\\u0065plicas\": 3}]}" "workers[0].replicas: $dup"
+}
+
+@test "config: spawn is the worker's own and may repeat a key" {
+	write_pool pool.json '{"workers": [{"cmd": ["sh", "-c", "echo \"$SPOOL_SPAWN\" >spawn; exec cat"],
+		"spawn": {"k": 1, "k": 2}}]}'
+	run --separate-stderr spool run -w pool.json tasks.ndjson
+	assert_success
+	assert_output '{"x":1}'
+	assert_equal "$(cat spawn)" '{"k":1,"k":2}'
+}
+
+@test "config: a number beyond a double is shown as written, not as null" {
+	bad_config "{\"workers\": [{$M, \"timeout\": 1e999}]}" \
+		'workers[0].timeout: expected a number of seconds' ', got 1e999'
+	bad_config "{\"workers\": [{$M, \"replicas\": -1E400}]}" \
+		'workers[0].replicas: expected an integer' ', got -1E400'
+	bad_config "{\"workers\": [{$M}], \"retries\": 1e999}" \
+		'retries: expected an integer' ', got 1e999'
+	# Nor is it an environment value ("inf"): it must be quoted.
+	bad_config "{\"workers\": [{$M, \"env\": {\"N\": 1e999}}]}" \
+		'workers[0].env.N: expected a string' ', got 1e999'
+}
+
 @test "config: the place is named with the path as given" {
 	mkdir sub
 	printf '{"workers": [{%s, "replicas": "two"}]}\n' "$M" >sub/p.json

@@ -2,7 +2,7 @@
 # deps.sh - make sure the Debian packages a make target needs are here.
 # As root: apt-get update once, then install what is missing.  Otherwise:
 # print the exact command to run, and fail.
-#   sh tests/deps.sh build [test] [demo] [bench] [ci] [remote]
+#   sh tests/deps.sh build [test] [demo] [bench] [fuzz] [ci] [remote]
 # remote-ssh and remote-slurm are the two halves of remote, for the scripts
 # in tests/remote/ that need only one of them.
 set -u
@@ -34,9 +34,17 @@ for what in "$@"; do
 	demo)
 		need python3 command -v python3
 		;;
-	ci)
+	fuzz | ci)
 		need clang command -v clang
-		need valgrind command -v valgrind
+		# libFuzzer and the sanitizer runtimes for the installed clang
+		# (make fuzz-run): link a do-nothing fuzzer to see.
+		need libclang-rt-dev sh -c 't=$(mktemp -d) || exit 1
+			printf "%s\n" "int LLVMFuzzerTestOneInput(void);" \
+				"int LLVMFuzzerTestOneInput(void) { return 0; }" |
+				clang -fsanitize=fuzzer,address,undefined -x c \
+				-o "$t/fuzzer" -
+			rc=$?; rm -rf "$t"; exit $rc'
+		[ "$what" = ci ] && need valgrind command -v valgrind
 		;;
 	remote | remote-ssh | remote-slurm)
 		# tests/remote/: a private sshd and a one-node Slurm on loopback.

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "jsonscan.h"
 
+#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,33 @@ static void expand(const char *s, const struct worker_spec *w)
 	char *x = config_expand(s, 12, 3, w->name);
 	CHECK(x != NULL);
 	free(x);
+}
+
+/* No key of the object o is written twice. */
+static bool keys_unique(const cJSON *o)
+{
+	if (!cJSON_IsObject(o))
+		return true;
+	for (const cJSON *a = o->child; a; a = a->next)
+		for (const cJSON *b = a->next; b; b = b->next)
+			if (strcmp(a->string, b->string) == 0)
+				return false;
+	return true;
+}
+
+/* An accepted config repeats no key in any object spool reads (spawn is
+ * the worker's, passed on as written). */
+static void check_unique(const uint8_t *data, size_t size)
+{
+	cJSON *root = cJSON_ParseWithLength((const char *)data, size);
+	CHECK(root && keys_unique(root));
+	const cJSON *w;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(root, "workers"))
+	{
+		CHECK(keys_unique(w));
+		CHECK(keys_unique(cJSON_GetObjectItemCaseSensitive(w, "env")));
+	}
+	cJSON_Delete(root);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -75,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	CHECK(total <= 4096);
+	check_unique(data, size);
 	config_release(&cfg);
 	buf_release(&err);
 	return 0;

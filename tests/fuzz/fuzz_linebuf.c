@@ -1,6 +1,6 @@
 /* fuzz_linebuf.c - the line reader against a model.  The first three
- * bytes choose the line bound, final_partial and how the rest is cut
- * into reads; the rest goes through a pipe, one read per piece. */
+ * bytes choose the line bound, final_partial, keep_tail and how the rest
+ * is cut into reads; the rest goes through a pipe, one read per piece. */
 #define _GNU_SOURCE
 #include "linebuf.h"
 
@@ -23,11 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* What must come out for one line of the stream. */
 struct ev {
 	size_t start, len; /* the line's bytes, '\n' and one '\r' cut */
+	size_t raw;        /* its bytes with only the '\n' cut */
 	char kind;         /* 'L' a line, 'T' too long */
-	/* A line of exactly max bytes plus a CR is too long while its LF has
-	 * not been read yet (an open bug; tests/unit/test_linebuf.c shows
-	 * it): either answer is taken, so the fuzzer looks for others. */
-	int either;
 };
 
 static size_t model(const char *s, size_t n, size_t max, int final_partial,
@@ -38,15 +35,16 @@ static size_t model(const char *s, size_t n, size_t max, int final_partial,
 		const char *nl = memchr(s + start, '\n', n - start);
 		size_t raw = nl ? (size_t)(nl - s) - start : n - start;
 		size_t len = raw;
-		int cr = len && s[start + len - 1] == '\r';
-		if (cr)
+		if (len && s[start + len - 1] == '\r')
 			len--;
-		struct ev e = {start, len, len > max ? 'T' : 'L',
-			       cr && len == max};
-		if (!nl && raw <= max && !final_partial)
+		/* A last CR does not count even before the '\n' arrives: it
+		 * may be the first half of a CRLF, and the line must not be
+		 * judged longer than it will be once the LF comes.  So a line
+		 * of max bytes and a CR at the end of the input is pending
+		 * (without final_partial), not too long. */
+		struct ev e = {start, len, raw, len > max ? 'T' : 'L'};
+		if (!nl && len <= max && !final_partial)
 			break; /* stays pending */
-		if (!nl && raw > max)
-			e.kind = 'T'; /* reported while waiting for the rest */
 		out[k++] = e;
 		start += raw + 1;
 	}
@@ -65,7 +63,20 @@ struct run {
 	size_t n, max;
 	const struct ev *want;
 	size_t nwant, k;
+	bool keep_tail;
+	const struct ev
+		*tail; /* keep_tail: the too-long line being handed out */
+	size_t got;    /* how much of it so far */
 };
+
+/* keep_tail: the whole of a too-long line has come out.  Its last CR is
+ * cut when the line was seen whole at once, and kept when it came in
+ * pieces: either way it can be written out again as it was. */
+static void tail_done(struct run *r, const struct ev *e)
+{
+	CHECK(r->got == e->raw || r->got == e->len);
+	r->tail = NULL;
+}
 
 static void drain(struct run *r, struct linebuf *lb)
 {
@@ -73,20 +84,39 @@ static void drain(struct run *r, struct linebuf *lb)
 	size_t len;
 	enum linebuf_result res;
 	while ((res = linebuf_next(lb, &line, &len)) != LB_NEED) {
+		if (res == LB_MORE) {
+			/* The next piece of the line, in order. */
+			const struct ev *e = r->tail;
+			CHECK(r->keep_tail && e);
+			CHECK(r->got + len <= e->raw);
+			CHECK(len == 0 ||
+			      memcmp(line, r->s + e->start + r->got, len) == 0);
+			r->got += len;
+			if (!lb->skipping)
+				tail_done(r, e);
+			continue;
+		}
+		CHECK(r->tail == NULL);
 		CHECK(r->k < r->nwant);
 		const struct ev *e = &r->want[r->k++];
 		if (res == LB_LINE) {
-			CHECK(e->kind == 'L' || e->either);
+			CHECK(e->kind == 'L');
 			CHECK(len <= r->max);
 			CHECK(len == e->len &&
 			      memcmp(line, r->s + e->start, len) == 0);
 		} else {
 			CHECK(res == LB_TOOLONG);
-			CHECK(e->kind == 'T' || e->either);
+			CHECK(e->kind == 'T');
 			CHECK(len > r->max);
 			/* The bytes so far, from the start of the line. */
 			CHECK(e->start + len <= r->n);
 			CHECK(memcmp(line, r->s + e->start, len) == 0);
+			if (r->keep_tail) {
+				r->tail = e;
+				r->got = len;
+				if (!lb->skipping)
+					tail_done(r, e);
+			}
 		}
 	}
 }
@@ -98,14 +128,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t max = data[0] % 65;
 	int final_partial = data[1] & 1;
 	int piece = (data[1] >> 1) & 3; /* read sizes up to 1, 8, 64, 1024 */
+	bool keep_tail = (data[1] >> 3) & 1;
 	rng = data[2];
 	const char *s = (const char *)data + 3;
 	size_t n = size - 3;
 
 	struct ev *want = malloc((n + 1) * sizeof(*want));
 	CHECK(want);
-	struct run r = {s, n, max, want, model(s, n, max, final_partial, want),
-			0};
+	struct run r = {
+		s, n,         max,  want, model(s, n, max, final_partial, want),
+		0, keep_tail, NULL, 0};
 
 	int fds[2];
 	if (pipe(fds) != 0) {
@@ -115,6 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct linebuf lb;
 	linebuf_init(&lb, max);
 	lb.final_partial = final_partial != 0;
+	lb.keep_tail = keep_tail;
 	static const uint32_t most[] = {1, 8, 64, 1024};
 	size_t off = 0;
 	while (off < n) {
@@ -130,10 +163,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(linebuf_fill(&lb, fds[0], 0) == 0 && lb.eof);
 	drain(&r, &lb);
 	CHECK(r.k == r.nwant);
+	CHECK(r.tail == NULL); /* the end of the input ends a line */
 	/* Without final_partial, an unterminated last line stays pending. */
 	const char *last = n ? memrchr(s, '\n', n) : NULL;
 	size_t tail = last ? n - (size_t)(last - s) - 1 : n;
-	if (!final_partial && tail <= max)
+	size_t counted = tail && s[n - 1] == '\r' ? tail - 1 : tail;
+	if (!final_partial && counted <= max)
 		CHECK(linebuf_pending(&lb) == tail);
 	close(fds[0]);
 	linebuf_release(&lb);

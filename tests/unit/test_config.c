@@ -361,7 +361,7 @@ static void test_errors(void)
 	expect_spec_err(
 		"\"cmd\":[\"a\"],\"timeout\":1e10",
 		LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
-		      "(0 means none), got 10000000000");
+		      "(0 means none), got 1e10");
 	expect_spec_err("\"cmd\":[\"a\"],\"startup_timeout\":null",
 			LABEL ": workers[1].startup_timeout: expected a number "
 			      "of seconds >= 0 "
@@ -408,6 +408,103 @@ static void test_errors(void)
 	expect_spec_err(text.p, want.p);
 	buf_release(&text);
 	buf_release(&want);
+}
+
+#define DUP "duplicate key (each key may appear once)"
+
+/* cJSON keeps every member of an object and spool would read the first:
+ * a key written twice is refused wherever spool reads keys. */
+static void test_duplicates(void)
+{
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"workers\":[]}",
+		   LABEL ": workers: " DUP);
+	expect_err("{\"retries\":1,\"workers\":[{\"cmd\":[\"a\"]}],"
+		   "\"retries\":1}",
+		   LABEL ": retries: " DUP);
+	expect_spec_err("\"cmd\":[\"a\"],\"timeout\":1,\"timeout\":2",
+			LABEL ": workers[1].timeout: " DUP);
+	expect_spec_err("\"cmd\":[\"a\"],\"cmd\":[\"b\"]",
+			LABEL ": workers[1].cmd: " DUP);
+	/* The same key however it is spelled. */
+	expect_spec_err("\"cmd\":[\"a\"],\"tim\\u0065out\":1,\"timeout\":2",
+			LABEL ": workers[1].timeout: " DUP);
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"A\":\"1\",\"B\":\"2\","
+			"\"A\":\"3\"}",
+			LABEL ": workers[1].env.A: " DUP);
+	/* Of several, the one whose second copy comes first is named. */
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"B\":\"1\",\"A\":\"2\","
+			"\"A\":\"3\",\"B\":\"4\"}",
+			LABEL ": workers[1].env.A: " DUP);
+	/* Before anything else is checked about the object. */
+	expect_spec_err("\"cmd\":[\"a\"],\"x\":1,\"x\":2",
+			LABEL ": workers[1].x: " DUP);
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"A=B\":1,\"A=B\":2}",
+			LABEL ": workers[1].env.A=B: " DUP);
+	/* A key with a newline stays on one line. */
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"a\\nb\":1,\"a\\nb\":2}",
+			LABEL ": workers[1].env.a\\nb: " DUP);
+
+	/* Keys that differ only in case are different keys; spawn is the
+	 * worker's own, passed on as written, duplicates and all. */
+	struct pool_config cfg;
+	struct buf err = BUF_INIT;
+	int r = parse(&cfg,
+		      "{\"workers\":[{\"cmd\":[\"a\"],\"env\":{\"A\":\"1\","
+		      "\"a\":\"2\"},\"spawn\":{\"k\":1,\"k\":2}}]}",
+		      &err);
+	TEST(r == 0, "env A and a, spawn with a repeated key: accepted");
+	if (r == 0) {
+		TEST(cfg.specs[0].nenv == 2, "both A and a are kept");
+		TEST_STR(cfg.specs[0].spawn_json,
+			 strlen(cfg.specs[0].spawn_json), "{\"k\":1,\"k\":2}",
+			 "spawn passed on as written");
+	} else {
+		printf("#   %.*s\n", (int)err.len, err.p);
+	}
+	config_release(&cfg);
+	buf_release(&err);
+}
+
+/* A bad value is shown as the file has it: cJSON would print a number
+ * beyond a double (inf) as null, and 1e10 as 10000000000. */
+static void test_got_as_written(void)
+{
+	expect_spec_err(
+		"\"cmd\":[\"a\"],\"timeout\":1e999",
+		LABEL ": workers[1].timeout: expected a number of seconds >= 0 "
+		      "(0 means none), got 1e999");
+	expect_spec_err("\"cmd\":[\"a\"],\"startup_timeout\":-1E+400", LABEL
+			": workers[1].startup_timeout: expected a number of "
+			"seconds >= 0 (0 means none), got -1E+400");
+	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1e999",
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got 1e999");
+	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":2.50",
+			LABEL ": workers[1].replicas: expected an integer from "
+			      "1 to 1024, got 2.50");
+	expect_spec_err("\"cmd\":[\"a\", 1e999]",
+			LABEL ": workers[1].cmd[1]: expected a string, got "
+			      "1e999");
+	expect_err("{\"workers\":[{\"cmd\":[\"a\"]}],\"queue_size\":1e999}",
+		   LABEL ": queue_size: expected an integer >= 1, got 1e999");
+	/* Inside a value: compacted, but every number as written. */
+	expect_err("{\"workers\": { \"a\" : [ 1e999 , 2.0 ] } }",
+		   LABEL ": workers: expected a non-empty array of worker "
+			 "specs, got {\"a\":[1e999,2.0]}");
+	/* Strings too: an escape is shown as written. */
+	expect_spec_err("\"cmd\":[\"a\"],\"protocol\":\"\\u0068ttp\"",
+			LABEL ": workers[1].protocol: expected \"lines\" or "
+			      "\"spool\", got \"\\u0068ttp\"");
+	/* An environment value is text: a number with no finite value has
+	 * none to give, so it must be written as a string. */
+	expect_spec_err("\"cmd\":[\"a\"],\"env\":{\"N\":1e999}",
+			LABEL ": workers[1].env.N: expected a string, got "
+			      "1e999");
+	/* Found in the right place whatever comes before it. */
+	expect_err("{\"order\":\"input\", \"workers\":[{\"cmd\":[\"a\"], "
+		   "\"env\":{\"N\":\"x\"}}, {\"cmd\":[\"a\"], \"env\" : "
+		   "{\"M\":\"1e999\", \"N\":1e999}}]}",
+		   LABEL ": workers[1].env.N: expected a string, got 1e999");
 }
 
 /* Every message is one line that starts with the label. */
@@ -600,6 +697,8 @@ int main(void)
 	test_full();
 	test_defaults();
 	test_errors();
+	test_duplicates();
+	test_got_as_written();
 	test_error_shape();
 	test_default_name_shape();
 	test_load();
