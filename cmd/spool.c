@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -13,7 +14,7 @@
 
 static const char usage_main[] =
 	"usage: spool run   (-w POOL.json | -c COMMAND) [options] [FILE...]\n"
-	"       spool check -w POOL.json\n"
+	"       spool check (-w POOL.json | -c COMMAND) [options]\n"
 	"       spool --help | --version | help [run|check]\n"
 	"\n"
 	"spool runs a pool of long-lived worker processes and streams\n"
@@ -29,6 +30,7 @@ static const char usage_main[] =
 	"  spool run -w pool.json < tasks.ndjson > results.ndjson\n"
 	"  spool run -c 'jq -c --unbuffered \"{sq: (.x*.x)}\"' -j 4 -k "
 	"tasks.ndjson\n"
+	"  spool run -c 'jq -c .' --buffered -k tasks.ndjson\n"
 	"  spool check -w pool.json\n"
 	"\n"
 	"See spool(1), spool-config(5) and spool-protocol(7).\n";
@@ -42,16 +44,28 @@ static const char usage_run[] =
 	"\n"
 	"Pool:\n"
 	"  -w, --workers FILE     pool config (see spool-config(5))\n"
-	"  -c, --cmd COMMAND      one worker spec: /bin/sh -c COMMAND, lines "
-	"protocol\n"
-	"  -j, --jobs N           replicas for -c (default: number of online "
-	"CPUs)\n"
+	"  -c, --cmd COMMAND      one worker spec: /bin/sh -c COMMAND, as "
+	"typed\n"
+	"  -j, --jobs N           workers for -c (default: number of online "
+	"CPUs);\n"
+	"                         with -w, the replicas of its only spec\n"
+	"  -p, --protocol P       the -c worker's protocol: lines (default) or "
+	"spool\n"
+	"      --buffered         the -c worker buffers its output (jq, sed, "
+	"grep...):\n"
+	"                         keep its pipe full, read answers in blocks\n"
+	"      --dry-run          print each worker's command, environment "
+	"and\n"
+	"                         directory; start nothing\n"
 	"\n"
 	"Flow:\n"
 	"  -k, --keep-order       write results in input order (default: as "
 	"they complete)\n"
 	"  -q, --queue-size N     most tasks read but not yet written out "
 	"(default 1024)\n"
+	"      --order-buffer SIZE  with -k, most bytes of results held back "
+	"behind\n"
+	"                         a slow task (default 64M; K, M, G suffixes)\n"
 	"      --inflight N|auto  most tasks in flight per worker (default "
 	"auto: sized\n"
 	"                         from each worker's measured time per task)\n"
@@ -81,8 +95,8 @@ static const char usage_run[] =
 	"when\n"
 	"                         stderr is a terminal)\n"
 	"      --no-progress      never draw the progress line\n"
-	"      --stats[=FILE]     summary on stderr at exit; with FILE, as "
-	"JSON\n"
+	"      --stats[=FILE]     summary on stderr at exit; with =FILE, also "
+	"as JSON\n"
 	"  -v, --verbose          a line per worker event (spawned, ready, "
 	"exited...)\n"
 	"      --quiet            only errors on stderr\n"
@@ -90,18 +104,28 @@ static const char usage_run[] =
 	"\n"
 	"Exit status: 0 all tasks ok; 1 some failed; 2 usage, config or input "
 	"error;\n"
-	"3 no worker could run; 130/143 interrupted; 141 stdout closed.\n";
+	"3 no worker could run; 129/130/143 interrupted (SIGHUP/SIGINT/"
+	"SIGTERM);\n"
+	"141 stdout closed.\n";
 
 static const char usage_check[] =
-	"usage: spool check -w POOL.json [-v | --quiet]\n"
+	"usage: spool check (-w POOL.json | -c COMMAND) [options]\n"
 	"\n"
 	"Spawns every worker of the pool once, waits until each is ready or "
 	"has\n"
 	"failed, prints one line per worker (label, pid, spawn time and spawn\n"
 	"result, or the error and its last stderr lines), and shuts the pool "
 	"down.\n"
+	"A lines worker without a ready line is up if it still runs 1 s after "
+	"its\n"
+	"start.\n"
 	"\n"
 	"  -w, --workers FILE     pool config (see spool-config(5))\n"
+	"  -c, --cmd COMMAND      one worker spec: /bin/sh -c COMMAND\n"
+	"  -j, --jobs N           workers for -c; with -w, the replicas of its "
+	"only spec\n"
+	"  -p, --protocol P       the -c worker's protocol: lines or spool\n"
+	"      --buffered         the -c worker buffers its output\n"
 	"  -v, --verbose          a line per worker event on stderr\n"
 	"      --quiet            only errors on stderr\n"
 	"  -h, --help             this help\n"
@@ -121,7 +145,44 @@ enum {
 	OPT_NO_PROGRESS,
 	OPT_STATS,
 	OPT_QUIET,
-	OPT_VERSION,
+	OPT_BUFFERED,
+	OPT_DRY_RUN,
+	OPT_ORDER_BUFFER,
+};
+
+/* Which command takes an option. */
+enum { IN_RUN = 1, IN_CHECK = 2 };
+
+struct opt {
+	struct option o;
+	int in;
+};
+
+static const struct opt all_opts[] = {
+	{{"workers", required_argument, NULL, 'w'}, IN_RUN | IN_CHECK},
+	{{"cmd", required_argument, NULL, 'c'}, IN_RUN | IN_CHECK},
+	{{"jobs", required_argument, NULL, 'j'}, IN_RUN | IN_CHECK},
+	{{"protocol", required_argument, NULL, 'p'}, IN_RUN | IN_CHECK},
+	{{"buffered", no_argument, NULL, OPT_BUFFERED}, IN_RUN | IN_CHECK},
+	{{"dry-run", no_argument, NULL, OPT_DRY_RUN}, IN_RUN},
+	{{"keep-order", no_argument, NULL, 'k'}, IN_RUN},
+	{{"queue-size", required_argument, NULL, 'q'}, IN_RUN},
+	{{"order-buffer", required_argument, NULL, OPT_ORDER_BUFFER}, IN_RUN},
+	{{"inflight", required_argument, NULL, OPT_INFLIGHT}, IN_RUN},
+	{{"retries", required_argument, NULL, 'r'}, IN_RUN},
+	{{"timeout", required_argument, NULL, 't'}, IN_RUN},
+	{{"failed", required_argument, NULL, OPT_FAILED}, IN_RUN},
+	{{"tag", no_argument, NULL, OPT_TAG}, IN_RUN},
+	{{"raw", no_argument, NULL, OPT_RAW}, IN_RUN},
+	{{"strict", no_argument, NULL, OPT_STRICT}, IN_RUN},
+	{{"joblog", required_argument, NULL, OPT_JOBLOG}, IN_RUN},
+	{{"resume", no_argument, NULL, OPT_RESUME}, IN_RUN},
+	{{"progress", no_argument, NULL, OPT_PROGRESS}, IN_RUN},
+	{{"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, IN_RUN},
+	{{"stats", optional_argument, NULL, OPT_STATS}, IN_RUN},
+	{{"verbose", no_argument, NULL, 'v'}, IN_RUN | IN_CHECK},
+	{{"quiet", no_argument, NULL, OPT_QUIET}, IN_RUN | IN_CHECK},
+	{{"help", no_argument, NULL, 'h'}, IN_RUN | IN_CHECK},
 };
 
 static int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -155,51 +216,87 @@ static bool count_arg(const char *cmd, const char *flag, const char *arg,
 	return false;
 }
 
-static int cmd_run(int argc, char **argv, bool check)
+/* Edit distance, for "did you mean" (names are short). */
+static size_t distance(const char *a, const char *b)
 {
-	const char *cmd = check ? "check" : "run";
-	static const struct option run_opts[] = {
-		{"workers", required_argument, NULL, 'w'},
-		{"cmd", required_argument, NULL, 'c'},
-		{"jobs", required_argument, NULL, 'j'},
-		{"keep-order", no_argument, NULL, 'k'},
-		{"queue-size", required_argument, NULL, 'q'},
-		{"inflight", required_argument, NULL, OPT_INFLIGHT},
-		{"retries", required_argument, NULL, 'r'},
-		{"timeout", required_argument, NULL, 't'},
-		{"failed", required_argument, NULL, OPT_FAILED},
-		{"tag", no_argument, NULL, OPT_TAG},
-		{"raw", no_argument, NULL, OPT_RAW},
-		{"strict", no_argument, NULL, OPT_STRICT},
-		{"joblog", required_argument, NULL, OPT_JOBLOG},
-		{"resume", no_argument, NULL, OPT_RESUME},
-		{"progress", no_argument, NULL, OPT_PROGRESS},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-		{"stats", optional_argument, NULL, OPT_STATS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, OPT_QUIET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	static const struct option check_opts[] = {
-		{"workers", required_argument, NULL, 'w'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, OPT_QUIET},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	size_t na = strlen(a), nb = strlen(b);
+	if (na > 40 || nb > 40)
+		return 99;
+	size_t d[41][41];
+	for (size_t i = 0; i <= na; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= nb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= na; i++)
+		for (size_t j = 1; j <= nb; j++) {
+			size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+			size_t m = sub < del ? sub : del;
+			d[i][j] = m < ins ? m : ins;
+		}
+	return d[na][nb];
+}
+
+/* An unknown --option: name the closest one this command has. */
+static int unknown_option(const char *cmd, int in, const char *arg)
+{
+	char name[64];
+	size_t n = strcspn(arg + 2, "=");
+	if (n >= sizeof(name))
+		n = sizeof(name) - 1;
+	memcpy(name, arg + 2, n);
+	name[n] = '\0';
+	const char *best = NULL, *other = NULL;
+	size_t best_d = 99;
+	for (size_t i = 0; i < ARRAY_SIZE(all_opts); i++) {
+		const char *o = all_opts[i].o.name;
+		size_t d = distance(name, o);
+		/* A prefix of a longer name ("--keep") counts as close. */
+		if (n >= 3 && strncmp(o, name, n) == 0)
+			d = 1;
+		if (!(all_opts[i].in & in)) {
+			if (strcmp(o, name) == 0)
+				other = o;
+			continue;
+		}
+		if (d < best_d) {
+			best_d = d;
+			best = o;
+		}
+	}
+	if (other)
+		return usage_error(cmd, "--%s is not an option of spool %s",
+				   other, cmd);
+	if (best && best_d <= 2 + n / 6)
+		return usage_error(cmd,
+				   "unknown option %s (did you mean --%s?)",
+				   arg, best);
+	return usage_error(cmd, "unknown option %s", arg);
+}
+
+static int cmd_main(int argc, char **argv, int in)
+{
+	const char *cmd = in == IN_CHECK ? "check" : "run";
+	struct option longopts[ARRAY_SIZE(all_opts) + 1];
+	size_t nl = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(all_opts); i++)
+		if (all_opts[i].in & in)
+			longopts[nl++] = all_opts[i].o;
+	memset(&longopts[nl], 0, sizeof(longopts[nl]));
+
 	struct spool_opts o;
 	spool_opts_init(&o);
 	bool quiet = false, verbose = false;
+	int stats_next = 0; /* --stats without =FILE: the argument after it */
 	long n;
 	int c;
 	optind = 1;
 	opterr = 0;
 	/* Options may come after the FILEs, as with GNU tools; "--" ends
 	 * them. */
-	const char *shortopts = check ? ":w:vh" : ":w:c:j:kq:r:t:vh";
-	while ((c = getopt_long(argc, argv, shortopts,
-				check ? check_opts : run_opts, NULL)) != -1) {
+	const char *shortopts =
+		in == IN_CHECK ? ":w:c:j:p:vh" : ":w:c:j:p:kq:r:t:vh";
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
 			o.workers_path = optarg;
@@ -212,6 +309,24 @@ static int cmd_run(int argc, char **argv, bool check)
 				return SPOOL_EXIT_USAGE;
 			o.jobs = n;
 			break;
+		case 'p':
+			if (strcmp(optarg, "lines") == 0)
+				o.protocol = SPOOL_PROTO_LINES;
+			else if (strcmp(optarg, "spool") == 0)
+				o.protocol = SPOOL_PROTO_SPOOL;
+			else
+				return usage_error(
+					cmd,
+					"-p/--protocol: expected lines or "
+					"spool, got \"%s\"",
+					optarg);
+			break;
+		case OPT_BUFFERED:
+			o.buffered = true;
+			break;
+		case OPT_DRY_RUN:
+			o.dry_run = true;
+			break;
 		case 'k':
 			o.keep_order = 1;
 			break;
@@ -220,6 +335,16 @@ static int cmd_run(int argc, char **argv, bool check)
 				       10000000, &n))
 				return SPOOL_EXIT_USAGE;
 			o.queue_size = n;
+			break;
+		case OPT_ORDER_BUFFER:
+			o.order_buffer = parse_size(optarg);
+			if (o.order_buffer < 1)
+				return usage_error(
+					cmd,
+					"--order-buffer: expected a size in "
+					"bytes like 64M, 512K or 1G, got "
+					"\"%s\"",
+					optarg);
 			break;
 		case OPT_INFLIGHT:
 			if (strcmp(optarg, "auto") == 0)
@@ -279,6 +404,8 @@ static int cmd_run(int argc, char **argv, bool check)
 					cmd,
 					"--stats=FILE: the file name is empty");
 			o.stats_path = optarg;
+			if (!optarg)
+				stats_next = optind;
 			break;
 		case 'v':
 			verbose = true;
@@ -287,7 +414,8 @@ static int cmd_run(int argc, char **argv, bool check)
 			quiet = true;
 			break;
 		case 'h':
-			return print_help(check ? usage_check : usage_run);
+			return print_help(in == IN_CHECK ? usage_check
+							 : usage_run);
 		case ':':
 			/* Name the option as it was typed. */
 			if (strncmp(argv[optind - 1], "--", 2) == 0)
@@ -298,8 +426,7 @@ static int cmd_run(int argc, char **argv, bool check)
 			if (optopt && optopt < 256)
 				return usage_error(cmd, "unknown option -%c",
 						   optopt);
-			return usage_error(cmd, "unknown option %s",
-					   argv[optind - 1]);
+			return unknown_option(cmd, in, argv[optind - 1]);
 		}
 	}
 	if (quiet && verbose)
@@ -307,14 +434,6 @@ static int cmd_run(int argc, char **argv, bool check)
 				   "-v and --quiet cannot be used together");
 	o.verbosity = quiet ? 0 : verbose ? 2 : 1;
 
-	if (check) {
-		if (optind < argc)
-			return usage_error(cmd, "unexpected argument \"%s\"",
-					   argv[optind]);
-		if (!o.workers_path)
-			return usage_error(cmd, "-w POOL.json is required");
-		return spool_check(&o);
-	}
 	if (o.workers_path && o.command)
 		return usage_error(cmd, "-w and -c cannot be used together; "
 					"choose a pool config or one command");
@@ -322,34 +441,63 @@ static int cmd_run(int argc, char **argv, bool check)
 		return usage_error(cmd,
 				   "say which workers to run: -w POOL.json "
 				   "or -c COMMAND");
-	if (o.jobs && o.workers_path)
-		return usage_error(cmd, "-j sets replicas for -c; with -w, set "
-					"\"replicas\" in the pool config");
+	if (o.workers_path && o.protocol != SPOOL_UNSET)
+		return usage_error(cmd, "-p/--protocol is for -c; with -w, set "
+					"\"protocol\" in the pool config");
+	if (o.workers_path && o.buffered)
+		return usage_error(cmd, "--buffered is for -c; with -w, set "
+					"\"buffered\": true in the pool "
+					"config");
+	if (o.buffered && o.protocol == SPOOL_PROTO_SPOOL)
+		return usage_error(cmd, "--buffered is for lines workers (a "
+					"spool worker answers each request)");
 	if (o.resume && !o.joblog_path)
 		return usage_error(cmd,
 				   "--resume needs --joblog FILE (the log of "
 				   "the run to resume)");
+	if (in == IN_CHECK) {
+		if (optind < argc)
+			return usage_error(cmd, "unexpected argument \"%s\"",
+					   argv[optind]);
+		return spool_check(&o);
+	}
+	/* "--stats out.json": a stats file named with a space is read as an
+	 * input; when no such file exists, say what was meant. */
+	struct stat st;
+	if (stats_next && stats_next < argc && stats_next >= optind &&
+	    strcmp(argv[stats_next], "-") != 0 &&
+	    stat(argv[stats_next], &st) != 0 && errno == ENOENT)
+		return usage_error(cmd,
+				   "%s: no such input file; to write the "
+				   "stats to a file, use --stats=%s (with '=')",
+				   argv[stats_next], argv[stats_next]);
 	o.inputs = (const char *const *)argv + optind;
 	o.ninputs = (size_t)(argc - optind);
+	if (o.dry_run)
+		return spool_dry_run(&o);
 	return spool_run(&o);
 }
 
 /* Descriptors 0-2 must exist, or pipes made later would take their
- * numbers and be mistaken for them. */
-static void ensure_std_fds(void)
+ * numbers and be mistaken for them.  Returns whether stdout was open. */
+static bool ensure_std_fds(void)
 {
+	bool out_open = true;
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
+		if (fd == 1)
+			out_open = false;
 		int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
 		if (nfd >= 0 && nfd != fd)
 			close(nfd);
 	}
+	return out_open;
 }
 
 int main(int argc, char **argv)
 {
-	ensure_std_fds();
+	bool out_open = ensure_std_fds();
 	if (argc < 2) {
 		fputs(usage_main, stderr);
 		return SPOOL_EXIT_USAGE;
@@ -372,10 +520,20 @@ int main(int argc, char **argv)
 				   "no help for \"%s\" (commands: run, check)",
 				   argv[2]);
 	}
-	if (strcmp(sub, "run") == 0)
-		return cmd_run(argc - 1, argv + 1, false);
-	if (strcmp(sub, "check") == 0)
-		return cmd_run(argc - 1, argv + 1, true);
-	return usage_error(
-		NULL, "unknown command \"%s\" (commands: run, check)", sub);
+	int in = strcmp(sub, "run") == 0     ? IN_RUN
+		 : strcmp(sub, "check") == 0 ? IN_CHECK
+					     : 0;
+	if (!in)
+		return usage_error(
+			NULL, "unknown command \"%s\" (commands: run, check)",
+			sub);
+	/* Results that cannot be written are never counted as done: a
+	 * closed stdout is refused, as `cat >&-` does. */
+	if (!out_open) {
+		fprintf(stderr, "spool: stdout is closed; spool writes its "
+				"results there: redirect it (> results.ndjson, "
+				"or > /dev/null to drop them)\n");
+		return SPOOL_EXIT_USAGE;
+	}
+	return cmd_main(argc - 1, argv + 1, in);
 }

@@ -8,10 +8,13 @@
 #include "jsonscan.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A worker that closed stdout (or stdin) gets this long to exit. */
@@ -49,8 +52,92 @@ void worker_flush(struct pool *p, struct worker *w)
 		}
 		buf_consume(&w->wbuf, (size_t)r);
 	}
+	if (!buf_used(&w->wbuf) && w->close_when_sent && w->fd_in >= 0) {
+		w->close_when_sent = false;
+		worker_close_input(w);
+	}
 	if (w->w_in >= 0)
 		loop_set(&p->loop, w->w_in, buf_used(&w->wbuf) ? POLLOUT : 0);
+}
+
+bool worker_input_drained(const struct worker *w)
+{
+	if (buf_used(&w->wbuf))
+		return false;
+	int queued = 0;
+	/* FIONREAD on a pipe's write end counts what is in the pipe. */
+	if (w->fd_in >= 0 && ioctl(w->fd_in, FIONREAD, &queued) == 0)
+		return queued == 0;
+	return w->fd_in < 0;
+}
+
+/* Read a small /proc file into out, NUL-terminated. */
+static bool read_proc(const char *path, char *out, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t r = read(fd, out, n - 1);
+	close(fd);
+	if (r < 0)
+		return false;
+	out[r] = '\0';
+	return true;
+}
+
+/* Walk the process tree under the worker (/proc/PID/task/TID/children):
+ * some process blocked reading the worker's stdin pipe, and none running
+ * or in disk wait.  Linux only; elsewhere it never says so. */
+bool worker_waits_for_input(const struct worker *w)
+{
+	struct stat st;
+	if (w->pid <= 0 || w->fd_in < 0 || fstat(w->fd_in, &st) != 0)
+		return false;
+	char want[64];
+	snprintf(want, sizeof(want), "pipe:[%llu]",
+		 (unsigned long long)st.st_ino);
+	pid_t todo[64];
+	size_t n = 0, seen = 0;
+	bool reader = false;
+	todo[n++] = w->pid;
+	while (seen < n) {
+		pid_t pid = todo[seen++];
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (!read_proc(path, buf, sizeof(buf)))
+			continue;
+		const char *rp = strrchr(buf, ')');
+		if (!rp || !rp[1] || !rp[2])
+			continue;
+		char state = rp[2];
+		if (state == 'R' || state == 'D')
+			return false;
+		snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+		if (read_proc(path, buf, sizeof(buf)) &&
+		    (strstr(buf, "pipe_read") || strstr(buf, "pipe_wait"))) {
+			char link[64];
+			snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+			ssize_t k = readlink(path, link, sizeof(link) - 1);
+			if (k > 0) {
+				link[k] = '\0';
+				if (strcmp(link, want) == 0)
+					reader = true;
+			}
+		}
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+			 (int)pid, (int)pid);
+		if (!read_proc(path, buf, sizeof(buf)))
+			continue;
+		for (char *c = buf; *c && n < ARRAY_SIZE(todo);) {
+			char *end;
+			long child = strtol(c, &end, 10);
+			if (end == c)
+				break;
+			todo[n++] = (pid_t)child;
+			c = end;
+		}
+	}
+	return reader;
 }
 
 void worker_ready(struct pool *p, struct worker *w, char *result)
@@ -247,8 +334,15 @@ void worker_lines(struct pool *p, struct worker *w)
 		if (!starting)
 			answers++;
 	}
-	if (answers)
+	if (answers) {
+		w->last_answer = p->now;
 		learn_service_time(p, w, answers);
+	}
+	/* Its input closed: once it has answered everything it should
+	 * exit by itself. */
+	if (w->state == WS_DRAINING && !w->nflight && !w->term_at &&
+	    !w->kill_at && w->pid > 0)
+		w->term_at = p->now + EXIT_GRACE;
 	/* max_tasks: once its last task is answered, let it exit on EOF
 	 * and put a fresh process in its place. */
 	if (w->spec->max_tasks && w->sent >= (uint64_t)w->spec->max_tasks &&

@@ -37,10 +37,10 @@ struct pool_config {
 	char *label; /* the config path as given, for messages */
 	struct worker_spec *specs;
 	size_t nspecs;
-	int order;       /* -1 unset, 0 completion, 1 input */
-	long queue_size; /* 0 unset */
+	int order;         /* -1 unset, 0 completion, 1 input */
+	long queue_size;   /* 0 unset */
 	long order_buffer; /* 0 unset */
-	long retries;    /* -1 unset */
+	long retries;      /* -1 unset */
 };
 
 /* Parse config text.  label names it in messages; dir is where relative

@@ -31,6 +31,10 @@ void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
 	w->nflight++;
 	if (w->codec->by_id)
 		idmap_put(&p->byid, t->id, slot);
+	if (w->spec->buffered) {
+		w->bytes_inflight += buf_used(&t->data) + 1;
+		p->exempt++;
+	}
 }
 
 void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
@@ -48,6 +52,10 @@ void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
 	w->nflight--;
 	if (w->codec->by_id)
 		idmap_del(&p->byid, t->id);
+	if (w->spec->buffered) {
+		w->bytes_inflight -= buf_used(&t->data) + 1;
+		p->exempt--;
+	}
 }
 
 /* --- Queues --------------------------------------------------------- */
@@ -188,6 +196,16 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	/* A suspect runs alone. */
 	if (w->nflight && (pool_task(p, w->fl_head)->flags & TF_SUSPECT))
 		return 0;
+	/* End of input and a worker that buffers its output: what is left
+	 * goes out now, and every lines worker is made to flush. */
+	if (p->eof_flush && !w->codec->by_id)
+		return p->queue_size;
+	if (w->spec->buffered) {
+		/* A window in bytes, topped up once half empty. */
+		if (w->bytes_inflight > BUFFERED_WINDOW / 2)
+			return 0;
+		return p->queue_size;
+	}
 	long room = w->limit - (long)w->nflight;
 	if (room <= 0)
 		return 0;
@@ -231,6 +249,10 @@ static bool dispatch_suspects(struct pool *p)
 		if (!idle)
 			break;
 		send_task(p, idle, idq_pop_front(&p->suspects));
+		/* A buffered worker answers alone only when its stdin
+		 * closes: a fresh worker per suspect. */
+		if (idle->spec->buffered)
+			idle->close_when_sent = true;
 	}
 	/* While suspects wait, workers are not topped up: the first to
 	 * empty takes the next suspect. */
@@ -283,6 +305,26 @@ static void pool_dispatch(struct pool *p)
 			if (slot == IDQ_HOLE)
 				return;
 			send_task(p, best, slot);
+			if (best->bytes_inflight >= BUFFERED_WINDOW)
+				break;
+		}
+	}
+}
+
+/* All input is read and handed out: lines workers get end of file, so
+ * one that buffers its output (jq, sed, grep) flushes it and exits.  A
+ * task run again later gets a fresh worker. */
+static void close_at_eof(struct pool *p)
+{
+	if (p->stop != STOP_EOF || p->nqueued || p->suspects.len)
+		return;
+	for (size_t i = 0; i < p->nw; i++) {
+		struct worker *w = p->w[i];
+		if (!w->codec->by_id && w->state == WS_READY && w->fd_in >= 0) {
+			if (buf_used(&w->wbuf))
+				w->close_when_sent = true;
+			else
+				worker_close_input(w);
 		}
 	}
 }
@@ -294,6 +336,7 @@ void pool_pump(struct pool *p)
 		if (c->ops->pump)
 			c->ops->pump(c);
 	pool_dispatch(p);
+	close_at_eof(p);
 	for (size_t i = 0; i < p->nw; i++)
 		if (buf_used(&p->w[i]->wbuf))
 			worker_flush(p, p->w[i]);

@@ -8,6 +8,7 @@
 #include "pool.h"
 #include "guard.h"
 #include "log.h"
+#include "remote.h"
 #include "runner.h"
 
 #include <errno.h>
@@ -67,7 +68,10 @@ uint32_t pool_task_new(struct pool *p, struct client *c)
 
 bool pool_has_room(const struct pool *p)
 {
-	return p->ts.used < (uint32_t)p->queue_size;
+	/* Tasks in flight on a buffered worker keep its pipe full; they are
+	 * bounded by its window, not by -q (or -q would stop the input that
+	 * makes it flush). */
+	return p->ts.used - p->exempt < (uint32_t)p->queue_size;
 }
 
 void pool_submit(struct pool *p, uint32_t slot)
@@ -226,6 +230,55 @@ static void pool_restore_signals(struct pool *p)
 
 /* --- Timers and phases ---------------------------------------------- */
 
+/* A lines worker with tasks in flight that has read all its input, is
+ * blocked reading more, and answers nothing: it buffers its output and
+ * waits for input that may never come.  A buffered worker is made to
+ * flush (its stdin closed).  At the end of the input, every lines worker
+ * gets what is left and is made to flush, so a batch completes with any
+ * stdio filter.  On a live stream, say once how to make it flush.
+ * Returns when to look again (0: no need). */
+static double lines_stall(struct pool *p, struct worker *w)
+{
+	struct spec_state *s = &p->specs[w->spec_index];
+	bool at_eof = p->stop == STOP_EOF;
+	double wait = w->spec->buffered ? BUFFERED_IDLE
+		      : at_eof          ? EOF_STALL
+					: BUFFERING_HINT;
+	if (!w->spec->buffered && !at_eof &&
+	    (s->hinted || p->stop != STOP_NONE))
+		return 0;
+	double due = w->oldest_since + wait;
+	if (p->now < due)
+		return due;
+	/* Still reading its input, or working on a task. */
+	if (!worker_input_drained(w) || !worker_waits_for_input(w))
+		return p->now + wait;
+	p->timers_acted = true;
+	if (w->spec->buffered || at_eof) {
+		log_verbose("worker %s holds %u tasks and waits for input: "
+			    "closing its stdin so it flushes",
+			    w->label, w->nflight);
+		if (at_eof)
+			p->eof_flush = true;
+		else
+			worker_close_input(w);
+	}
+	if (w->spec->buffered || s->hinted)
+		return 0;
+	s->hinted = true;
+	log_error("worker %s has held %u task%s for %.1fs without an answer, "
+		  "waiting for more input: it buffers its output (jq without "
+		  "--unbuffered, sed, grep, python without -u)%s; make it "
+		  "flush each line (jq --unbuffered, sed -u, grep "
+		  "--line-buffered, python3 -u, stdbuf -oL) or declare it "
+		  "buffered (--buffered, or \"buffered\": true)",
+		  w->label, w->nflight, w->nflight == 1 ? "" : "s", wait,
+		  at_eof ? "; spool closes its input to make it flush, which "
+			   "ends it"
+			 : "");
+	return 0;
+}
+
 static double pool_timers(struct pool *p)
 {
 	double next = 0;
@@ -307,6 +360,8 @@ static double pool_timers(struct pool *p)
 			break;
 		}
 		case WS_READY: {
+			if (!w->codec->by_id && w->nflight)
+				NEAREST(lines_stall(p, w));
 			double to = spec_timeout(p, w);
 			if (to <= 0 || !w->nflight)
 				break;
@@ -518,10 +573,26 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 			buf_release(&err);
 			return SPOOL_EXIT_USAGE;
 		}
+		if (o->jobs > 0) {
+			/* -j scales a one-spec pool without editing it. */
+			if (p->cfg.nspecs != 1) {
+				log_error("-j sets the replicas of a pool with "
+					  "one worker spec, but %s has %zu: "
+					  "set \"replicas\" in each spec",
+					  p->cfg.label, p->cfg.nspecs);
+				buf_release(&err);
+				return SPOOL_EXIT_USAGE;
+			}
+			p->cfg.specs[0].replicas = o->jobs;
+		}
 	} else {
 		long jobs =
 			o->jobs > 0 ? o->jobs : sysconf(_SC_NPROCESSORS_ONLN);
 		config_from_command(&p->cfg, o->command, jobs > 0 ? jobs : 1);
+		struct worker_spec *spec = &p->cfg.specs[0];
+		if (o->protocol == SPOOL_PROTO_SPOOL)
+			spec->protocol = PROTO_SPOOL;
+		spec->buffered = o->buffered;
 	}
 	buf_release(&err);
 
@@ -603,6 +674,7 @@ static int pool_exit_status(struct pool *p)
 void spool_opts_init(struct spool_opts *o)
 {
 	memset(o, 0, sizeof(*o));
+	o->protocol = SPOOL_UNSET;
 	o->keep_order = SPOOL_UNSET;
 	o->inflight = SPOOL_UNSET;
 	o->retries = SPOOL_UNSET;
@@ -684,6 +756,46 @@ int spool_check(const struct spool_opts *o)
 	rc = up == p.nw ? SPOOL_EXIT_OK
 	     : up == 0  ? SPOOL_EXIT_NOPOOL
 			: SPOOL_EXIT_FAILED;
+	pool_teardown(&p);
+	return rc;
+}
+
+int spool_dry_run(const struct spool_opts *o)
+{
+	struct pool p;
+	int rc = pool_setup(&p, o, true);
+	if (rc != 0) {
+		pool_teardown(&p);
+		return rc;
+	}
+	struct buf b = BUF_INIT;
+	for (size_t i = 0; i < p.nw; i++) {
+		struct worker *w = p.w[i];
+		char **argv = worker_argv(w);
+		char **env = worker_env_extra(w);
+		char *cwd = worker_cwd(w);
+		buf_addf(&b, "%s\t%s\t", w->label,
+			 w->spec->protocol == PROTO_SPOOL ? "spool" : "lines");
+		shell_quote_argv(&b, argv);
+		buf_adds(&b, "\n");
+		for (size_t k = 0; env[k]; k++) {
+			char *one[] = {env[k], NULL};
+			buf_adds(&b, "\tenv ");
+			shell_quote_argv(&b, one);
+			buf_addc(&b, '\n');
+		}
+		if (cwd) {
+			char *one[] = {cwd, NULL};
+			buf_adds(&b, "\tcwd ");
+			shell_quote_argv(&b, one);
+			buf_addc(&b, '\n');
+		}
+		worker_strv_free(argv);
+		worker_strv_free(env);
+		free(cwd);
+	}
+	rc = write_all(1, b.p, b.len) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_FAILED;
+	buf_release(&b);
 	pool_teardown(&p);
 	return rc;
 }

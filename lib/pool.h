@@ -74,6 +74,7 @@ struct spec_state {
 	int failures; /* spawn failures in a row, across its replicas */
 	bool given_up;
 	bool proven; /* one of its workers has finished a task */
+	bool hinted; /* told that its workers may buffer their output */
 };
 
 enum run_phase {
@@ -115,6 +116,7 @@ struct pool {
 	struct idq suspects; /* tasks that must run alone, next first */
 	struct client *ring; /* clients with queued tasks: the next to serve */
 	size_t nqueued;      /* tasks in clients' queues */
+	uint32_t exempt;     /* in flight on buffered workers: not in -q */
 	struct client *clients; /* every client, newest first */
 	struct client *client;  /* the run's client */
 	int sigfd, sig_watch;
@@ -136,6 +138,8 @@ struct pool {
 	bool out_of_step;   /* a lines worker wrote more lines than tasks */
 	bool spin;          /* a client has work: do not wait this turn */
 	bool out_abandoned; /* interrupted: unwritten results are dropped */
+	bool eof_flush;     /* end of input, a worker buffers: lines workers
+			       take all that is left, then get EOF */
 
 	struct buf scratch; /* reused for compacting results */
 
@@ -153,6 +157,18 @@ struct pool {
 
 /* Seconds a worker gets to exit by itself after its stdin closes. */
 #define EXIT_GRACE 5.0
+/* A buffered worker's window: task bytes in flight (its pipe stays full,
+ * its answers come in blocks). */
+#define BUFFERED_WINDOW ((size_t)64 << 10)
+/* A buffered worker that has read all its input and not answered for
+ * this long is holding answers in its buffer: its stdin is closed so it
+ * flushes them (a fresh worker takes its place). */
+#define BUFFERED_IDLE 0.5
+/* A lines worker holding tasks this long, its input all read, may be
+ * buffering its output: say how to make it flush (once per spec). */
+#define BUFFERING_HINT 5.0
+/* The same at the end of the input: it is made to flush. */
+#define EOF_STALL 0.2
 /* Bytes read from a worker's stdout per read. */
 #define ANSWER_READ ((size_t)256 << 10)
 
@@ -201,6 +217,10 @@ void inflight_push(struct pool *p, struct worker *w, uint32_t slot);
 void inflight_remove(struct pool *p, struct worker *w, uint32_t slot);
 
 /* answer.c */
+/* Its stdin is written and read: it is waiting for more input. */
+bool worker_input_drained(const struct worker *w);
+/* Some process of it is blocked reading its stdin, none is running. */
+bool worker_waits_for_input(const struct worker *w);
 void watch_worker(struct pool *p, struct worker *w);
 void unwatch_worker(struct pool *p, struct worker *w);
 void worker_flush(struct pool *p, struct worker *w);

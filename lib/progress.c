@@ -22,14 +22,13 @@ static void erase(void *ctx)
 static void render(struct progress *pr, double now)
 {
 	struct pool *p = pr->pool;
-	uint64_t done =
-		p->n_ok + p->n_failed + p->n_not_started + p->n_skipped;
+	uint64_t done = p->n_ok + p->n_failed + p->n_not_started + p->n_skipped;
 	double elapsed = now - p->t_start;
 	double rate =
 		elapsed > 0 ? (double)(p->n_ok + p->n_failed) / elapsed : 0;
 	size_t up = 0;
 	for (size_t i = 0; i < p->nw; i++)
-		if (p->w[i]->state == WS_READY)
+		if (p->w[i]->pid > 0 && p->w[i]->up)
 			up++;
 	struct buf b = BUF_INIT;
 	buf_adds(&b, "\r\033[Kspool: ");

@@ -7,8 +7,8 @@
 #include "idq.h"
 
 struct reorder {
-	struct idq q;  /* slots in read order, not yet written out */
-	uint8_t *done; /* per slot: finished, output held */
+	struct idq q;   /* slots in read order, not yet written out */
+	uint8_t *done;  /* per slot: finished, output held */
 	uint32_t ndone; /* slots done[] covers; it grows with them */
 };
 

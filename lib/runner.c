@@ -109,6 +109,10 @@ static void release_held(struct runner *r)
 			buf_add(&r->out.b, buf_data(&h->held), n);
 			r->held_bytes -= n;
 		}
+		if (h->flags & TF_HELD) {
+			h->flags &= (uint8_t)~TF_HELD;
+			r->nheld--;
+		}
 		queued_out(r, s);
 	}
 	if (r->c.paused && r->held_bytes <= r->held_max)
@@ -135,6 +139,8 @@ static void retire(struct runner *r, uint32_t slot)
 	size_t held = buf_used(&t->held);
 	if (!reorder_done(&r->order, slot)) {
 		/* Behind a slow head: memory is bounded in bytes too. */
+		t->flags |= TF_HELD;
+		r->nheld++;
 		r->held_bytes += held;
 		if (r->held_bytes > r->held_max)
 			r->c.paused = true;
@@ -293,6 +299,25 @@ static void take_line(struct runner *r, const struct input_line *l,
 	pool_submit(p, slot);
 }
 
+/* Room for another task.  With -k, results held behind a head whose
+ * answer sits in a buffered worker's output buffer do not count against
+ * -q (the --order-buffer bound still holds them): the worker flushes it
+ * only when it gets more input, which a full -q would never read. */
+static bool runner_room(struct runner *r)
+{
+	struct pool *p = r->p;
+	if (pool_has_room(p))
+		return true;
+	if (!r->keep_order || !r->nheld || !r->order.q.len ||
+	    r->held_bytes > r->held_max)
+		return false;
+	struct task *h = pool_task(p, idq_at(&r->order.q, 0));
+	if (h->state != T_INFLIGHT || h->worker < 0 ||
+	    !p->w[h->worker]->spec->buffered)
+		return false;
+	return p->ts.used - p->exempt - r->nheld < (uint32_t)p->queue_size;
+}
+
 static bool reading(const struct runner *r)
 {
 	const struct pool *p = r->p;
@@ -316,7 +341,7 @@ static void runner_read(struct runner *r)
 				r->read_held = true;
 				return;
 			}
-			if (!pool_has_room(p))
+			if (!runner_room(r))
 				return;
 		}
 		if (step >= READ_STEP) {
@@ -480,7 +505,7 @@ static bool runner_prepare(struct client *c, double *deadline)
 			*deadline = due;
 	}
 	int in_fd = input_fd(&r->in);
-	bool can_read = reading(r) && pool_has_room(p) &&
+	bool can_read = reading(r) && runner_room(r) &&
 			buf_used(&r->out.b) <= OUTPUT_HIGH_WATER;
 	/* Room again (tasks written out this turn) and an input that is
 	 * read without waiting (a file, or a pipe known to be readable):

@@ -39,6 +39,7 @@ struct runner {
 	struct reorder order;   /* -k */
 	size_t held_bytes;      /* output held behind the head (-k) */
 	size_t held_max;        /* dispatch pauses beyond this */
+	uint32_t nheld;         /* tasks whose output is held (-k) */
 	struct idq unconfirmed; /* done, output queued, not yet written */
 
 	bool progress_on, out_tty;

@@ -27,20 +27,25 @@ enum spool_exit {
 /* Results held back for -k, at most (bytes; one result over is allowed). */
 #define SPOOL_ORDER_BUFFER ((long)64 << 20)
 
+enum { SPOOL_PROTO_LINES = 0, SPOOL_PROTO_SPOOL = 1 };
+
 struct spool_opts {
 	const char *workers_path; /* -w: pool config */
 	const char *command;      /* -c: one worker spec, sh -c COMMAND */
-	long jobs;                /* -j; 0: online CPUs */
-	int keep_order;           /* -k: 1; SPOOL_UNSET: from config */
-	long queue_size;          /* -q; 0: from config, else 1024 */
-	long order_buffer;        /* --order-buffer bytes; 0: config/default */
-	long inflight;            /* --inflight; 0 auto, SPOOL_UNSET: config */
-	long retries;             /* -r; SPOOL_UNSET: config, else 2 */
-	double timeout;           /* -t seconds; < 0: from config */
-	const char *failed_path;  /* --failed */
-	const char *joblog_path;  /* --joblog */
-	const char *stats_path;   /* --stats=FILE */
-	bool stats;               /* --stats */
+	long jobs;         /* -j; 0: online CPUs (-c), the config's (-w) */
+	int protocol;      /* -p for -c; SPOOL_UNSET: lines */
+	bool buffered;     /* --buffered for -c */
+	bool dry_run;      /* --dry-run */
+	int keep_order;    /* -k: 1; SPOOL_UNSET: from config */
+	long queue_size;   /* -q; 0: from config, else 1024 */
+	long order_buffer; /* --order-buffer bytes; 0: config/default */
+	long inflight;     /* --inflight; 0 auto, SPOOL_UNSET: config */
+	long retries;      /* -r; SPOOL_UNSET: config, else 2 */
+	double timeout;    /* -t seconds; < 0: from config */
+	const char *failed_path; /* --failed */
+	const char *joblog_path; /* --joblog */
+	const char *stats_path;  /* --stats=FILE */
+	bool stats;              /* --stats */
 	bool tag, raw, strict, resume;
 	int progress;              /* 1 on, 0 off, SPOOL_UNSET: if a TTY */
 	int verbosity;             /* 0 quiet, 1 normal, 2 verbose */
@@ -55,5 +60,9 @@ int spool_run(const struct spool_opts *o);
 
 /* Spawn every worker once, print its spawn result, shut down. */
 int spool_check(const struct spool_opts *o);
+
+/* Print each worker's command, environment and directory; start
+ * nothing. */
+int spool_dry_run(const struct spool_opts *o);
 
 #endif

@@ -30,8 +30,10 @@ bool pool_wants_workers(const struct pool *p)
 		return false;
 	if (p->phase == PH_RUN)
 		return true;
+	/* Draining: a worker for a task that must run again. */
 	return p->phase == PH_DRAIN && p->stop != STOP_SIGNAL &&
-	       p->stop != STOP_PIPE && p->stop != STOP_OUTPUT && p->ts.used > 0;
+	       p->stop != STOP_PIPE && p->stop != STOP_OUTPUT &&
+	       (p->nqueued || p->suspects.len);
 }
 
 static void give_up_spec(struct pool *p, int spec_index, const char *why)
@@ -172,7 +174,10 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	w->check_until = 0;
 	p->nlive--;
 	enum worker_state was = w->state;
-	bool planned = (was == WS_DRAINING) ||
+	/* Told to exit (its input closed, the run over).  One whose input
+	 * was closed while it still had tasks, and that exits without
+	 * answering them, died like any other. */
+	bool planned = (was == WS_DRAINING && !w->nflight) ||
 		       (was == WS_STOPPING && w->fault == WF_SHUTDOWN);
 	bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
 
@@ -195,7 +200,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	 * finished a task) and the task in flight has been at a death
 	 * before: then the task is at fault, not the spawn. */
 	bool spawn_failure =
-		!planned && w->done == 0 && pool_wants_workers(p) &&
+		!planned && w->done == 0 &&
+		(pool_wants_workers(p) || w->nflight) &&
 		w->fault != WF_TIMEOUT &&
 		!(p->specs[w->spec_index].proven && inflight_blamed(p, w));
 	bool quiet = p->check || p->stop == STOP_PIPE;

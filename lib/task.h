@@ -20,6 +20,7 @@ enum task_flag {
 	TF_SUSPECT = 2,     /* at a death with others in flight: runs alone */
 	TF_BLAMED = 4,      /* charged for a worker's death before */
 	TF_NOT_STARTED = 8, /* failed because the run stopped first */
+	TF_HELD = 16,       /* -k: its output waits for earlier tasks */
 };
 
 struct client;

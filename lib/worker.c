@@ -71,12 +71,10 @@ void worker_release(struct worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* The child's environment: spool's, then the spec's env, then SPOOL_*. */
-static char **build_env(const struct worker *w)
+char **worker_env_extra(const struct worker *w)
 {
 	const struct worker_spec *s = w->spec;
-	size_t nextra = s->nenv + 5;
-	char **extra = xcalloc(nextra, sizeof(char *));
+	char **extra = xcalloc(s->nenv + 6, sizeof(char *));
 	size_t k = 0;
 	bool py_set = false;
 	for (size_t i = 0; i < s->nenv; i++) {
@@ -93,7 +91,34 @@ static char **build_env(const struct worker *w)
 	extra[k++] = xasprintf("SPOOL_SPAWN=%s", s->spawn_json);
 	if (!py_set)
 		extra[k++] = xstrdup("PYTHONUNBUFFERED=1");
+	return extra;
+}
 
+char **worker_argv(const struct worker *w)
+{
+	const struct worker_spec *s = w->spec;
+	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
+	for (size_t i = 0; i < s->ncmd; i++)
+		argv[i] = s->literal ? xstrdup(s->cmd[i])
+				     : config_expand(s->cmd[i], w->index,
+						     w->replica, s->name);
+	return argv;
+}
+
+char *worker_cwd(const struct worker *w)
+{
+	const struct worker_spec *s = w->spec;
+	return s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
+		      : NULL;
+}
+
+/* The child's environment: spool's, then the spec's env, then SPOOL_*. */
+static char **build_env(const struct worker *w)
+{
+	char **extra = worker_env_extra(w);
+	size_t k = 0;
+	while (extra[k])
+		k++;
 	size_t nenv = 0;
 	while (environ && environ[nenv])
 		nenv++;
@@ -116,7 +141,7 @@ static char **build_env(const struct worker *w)
 	return env;
 }
 
-static void free_strv(char **v)
+void worker_strv_free(char **v)
 {
 	for (size_t i = 0; v && v[i]; i++)
 		free(v[i]);
@@ -206,18 +231,11 @@ static void set_pipe_size(int fd)
 
 int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 {
-	const struct worker_spec *s = w->spec;
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	int prep[2] = {-1, -1};
-	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
-	for (size_t i = 0; i < s->ncmd; i++)
-		argv[i] = s->literal ? xstrdup(s->cmd[i])
-				     : config_expand(s->cmd[i], w->index,
-						     w->replica, s->name);
+	char **argv = worker_argv(w);
 	char **envp = build_env(w);
-	char *cwd =
-		s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
-		       : NULL;
+	char *cwd = worker_cwd(w);
 	int ret = -1;
 
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
@@ -300,6 +318,9 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	w->tail_n = 0;
 	w->svc = 0;
 	w->busy_mark = 0;
+	w->bytes_inflight = 0;
+	w->last_answer = now;
+	w->close_when_sent = false;
 	ret = 0;
 out:
 	for (int i = 0; i < 2; i++) {
@@ -312,8 +333,8 @@ out:
 		if (prep[i] >= 0)
 			close(prep[i]);
 	}
-	free_strv(argv);
-	free_strv(envp);
+	worker_strv_free(argv);
+	worker_strv_free(envp);
 	free(cwd);
 	return ret;
 }
@@ -367,6 +388,13 @@ void worker_drain(struct worker *w, double now, double grace)
 		w->state = WS_DRAINING;
 	if (!w->term_at && !w->kill_at)
 		w->term_at = now + grace;
+}
+
+void worker_close_input(struct worker *w)
+{
+	worker_close_stdin(w);
+	if (w->state == WS_READY || w->state == WS_STARTING)
+		w->state = WS_DRAINING;
 }
 
 double worker_ladder(struct worker *w, double now)

@@ -99,8 +99,12 @@ struct worker {
 	/* inflight auto: smoothed seconds per task while busy. */
 	double svc;
 	double busy_mark;
-	double read_at; /* stdout not watched until then (coalescing) */
-	double check_until; /* spool check: a lines worker is up if alive */
+	double read_at;        /* stdout not watched until then (coalescing) */
+	size_t bytes_inflight; /* buffered: task bytes sent, not answered */
+	double last_answer;    /* when it last answered a task */
+	bool close_when_sent;  /* close stdin once wbuf is written (a
+				  suspect on a buffered worker) */
+	double check_until;    /* spool check: a lines worker is up if alive */
 };
 
 void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
@@ -115,6 +119,14 @@ void worker_save_signals(const sigset_t *mask,
 /* The descriptor limit spool started with: children get it back. */
 struct rlimit;
 void worker_save_fd_limit(const struct rlimit *rl);
+
+/* The worker's argv, its additions to the environment (the spec's env
+ * and SPOOL_*, as NAME=VALUE) and its working directory (NULL: spool's),
+ * placeholders replaced.  Free with worker_strv_free() and free(). */
+char **worker_argv(const struct worker *w);
+char **worker_env_extra(const struct worker *w);
+char *worker_cwd(const struct worker *w);
+void worker_strv_free(char **v);
 
 /* Fork and exec the worker.  Returns 0 when it runs; -1 when it could not
  * be started, with the reason in *why (the child, if any, is reaped). */
@@ -133,6 +145,10 @@ void worker_stop(struct worker *w, enum worker_fault fault, char *msg,
 /* Close stdin and give the worker `grace` seconds to exit by itself,
  * then SIGTERM, then SIGKILL 2 s later. */
 void worker_drain(struct worker *w, double now, double grace);
+
+/* Close stdin so it flushes and answers what it holds (a lines worker
+ * at the end of the input): no deadline while it has tasks in flight. */
+void worker_close_input(struct worker *w);
 
 /* Read what its stderr has, passing whole lines on with its label. */
 void worker_read_stderr(struct worker *w, bool until_eof);

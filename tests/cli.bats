@@ -26,7 +26,7 @@ refute_worker_started() {
 	assert_success
 	assert_equal "$stderr" ""
 	assert_line --index 0 --partial "usage: spool run"
-	assert_line --partial "spool check -w POOL.json"
+	assert_line --partial "spool check (-w POOL.json | -c COMMAND)"
 }
 
 @test "spool -h is --help" {
@@ -115,12 +115,22 @@ refute_worker_started() {
 	refute_worker_started
 }
 
-@test "-j with -w is a usage error" {
-	run --separate-stderr spool run -w pool.json -j 2 tasks.ndjson
-	assert_usage_error
+@test "-j with -w sets the replicas of a one-spec pool; with more specs it is a usage error" {
+	write_pool one.json '{"workers": [{"name": "w", "cmd": ["cat"]}]}'
+	seq_tasks 4 >four.ndjson
+	run --separate-stderr spool run -w one.json -j 3 --dry-run
+	assert_success
+	assert_equal "$(grep -c '^w#' <<<"$output")" 3
+	run --separate-stderr spool run -w one.json -j 2 -k four.ndjson
+	assert_success
+	assert_output "$(cat four.ndjson)"
+	write_pool two.json '{"workers": [{"cmd": ["cat"]}, {"cmd": ["cat"]}]}'
+	run --separate-stderr spool run -w two.json -j 2 tasks.ndjson
+	assert_equal "$status" 2
+	refute_worker_started
 	on_stderr assert_line --index 0 --partial "-j"
 	on_stderr assert_line --index 0 --partial "replicas"
-	refute_worker_started
+	on_stderr assert_line --index 0 --partial "two.json has 2"
 }
 
 @test "bad -j values are usage errors naming the flag and the value" {
