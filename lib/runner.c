@@ -19,6 +19,8 @@
  * with no newline, /dev/zero) is read in steps, and signals are seen
  * between them. */
 #define READ_STEP ((size_t)4 << 20)
+/* Lines that are not JSON named one by one; the rest are counted. */
+#define BAD_JSON_SHOWN 3
 
 static const char *src_name(const struct runner *r, uint32_t src)
 {
@@ -288,7 +290,17 @@ static void take_line(struct runner *r, const struct input_line *l,
 		char why[160];
 		snprintf(why, sizeof(why), "invalid JSON at column %zu: %s",
 			 e.pos + 1, e.why);
-		runner_fail(&r->c, slot, why, FAIL_SAY);
+		/* Plain text fed by mistake fails every line: name a few,
+		 * count the rest. */
+		r->n_bad_json++;
+		runner_fail(&r->c, slot, why,
+			    r->n_bad_json <= BAD_JSON_SHOWN ? FAIL_SAY
+							    : FAIL_QUIET);
+		if (r->n_bad_json == BAD_JSON_SHOWN)
+			log_error("more lines that are not JSON are counted, "
+				  "not named; tasks are JSON values, one a "
+				  "line: for plain text lines use --raw, or "
+				  "quote them with jq -R .");
 		return;
 	}
 	if (p->no_workers) {
@@ -766,6 +778,11 @@ static void summary(struct runner *r)
 	if (p->n_no_workers)
 		log_error("%llu tasks failed with \"no workers left\"",
 			  (unsigned long long)p->n_no_workers);
+	if (r->n_bad_json > BAD_JSON_SHOWN)
+		log_error("%llu input lines were not valid JSON (%d named "
+			  "above)%s",
+			  (unsigned long long)r->n_bad_json, BAD_JSON_SHOWN,
+			  r->failed_on ? "; every one is in --failed" : "");
 	if (r->n_lost)
 		log_error("%llu tasks failed because their results could not "
 			  "be written to stdout",

@@ -28,6 +28,7 @@ struct runner {
 	int out_watch;
 	bool out_said;   /* a write error on stdout was reported */
 	uint64_t n_lost; /* tasks failed because stdout failed */
+	uint64_t n_bad_json; /* input lines that were not JSON */
 	struct output failed;
 	bool failed_on;
 	bool failed_streaming; /* an over-long line is being written to it */

@@ -204,6 +204,21 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		(pool_wants_workers(p) || w->nflight) &&
 		w->fault != WF_TIMEOUT &&
 		!(p->specs[w->spec_index].proven && inflight_blamed(p, w));
+	/* Its stderr lines were shown as they came: the report names the
+	 * last one (a traceback's verdict), and so does the reason a task
+	 * fails for, when the worker ended by itself. */
+	struct buf last = BUF_INIT;
+	bool natural = w->fault == WF_NONE || w->fault == WF_SHUTDOWN ||
+		       (w->fault == WF_STDOUT_CLOSED && !w->signalled);
+	if (w->tail_n && natural && !(planned && clean)) {
+		const char *line =
+			w->tail[(w->tail_next + WORKER_TAIL_LINES - 1) %
+				WORKER_TAIL_LINES];
+		buf_adds(&last, " (its last stderr line: ");
+		log_escape(&last, line, strlen(line));
+		buf_adds(&last, ")");
+	}
+	buf_addc(&last, '\0');
 	bool quiet = p->check || p->stop == STOP_PIPE;
 	if ((!planned || (!clean && w->nflight)) && !quiet) {
 		struct buf msg = BUF_INIT;
@@ -213,16 +228,19 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		else if (spawn_failure)
 			buf_adds(&msg, "; it had not finished a task yet (a "
 				       "spawn failure)");
-		if (w->tail_n) {
-			buf_adds(&msg, "; its last stderr lines:");
-			worker_add_tail(w, &msg);
-		}
+		buf_adds(&msg, last.p);
 		buf_addc(&msg, '\0');
 		log_error("%s", msg.p);
 		buf_release(&msg);
 	} else {
 		log_verbose("%s%s", why.p, w->recycle ? " (recycled)" : "");
 	}
+	/* why: what the tasks it had fail with, if they run out of
+	 * attempts. */
+	why.len--; /* its NUL */
+	buf_adds(&why, last.p);
+	buf_addc(&why, '\0');
+	buf_release(&last);
 	w->up = false;
 
 	if (p->stop == STOP_PIPE)
@@ -235,9 +253,10 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		s->failures++;
 		/* It ended by itself (a broken pipe on its stdin is a symptom
 		 * of the same exit, not a cause). */
-		bool natural = w->fault == WF_NONE ||
-			       (w->fault == WF_STDOUT_CLOSED && !w->signalled);
-		bool not_found = WIFEXITED(wstatus) && natural &&
+		bool by_itself =
+			w->fault == WF_NONE ||
+			(w->fault == WF_STDOUT_CLOSED && !w->signalled);
+		bool not_found = WIFEXITED(wstatus) && by_itself &&
 				 (WEXITSTATUS(wstatus) == 127 ||
 				  WEXITSTATUS(wstatus) == 126);
 		if (not_found)

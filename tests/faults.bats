@@ -373,8 +373,10 @@ gave_up() {
 	run --separate-stderr spool_t run -w pool.json --failed failed --tag tasks.ndjson
 	[ "$status" -eq 3 ]
 	printf '%s\n' "$output" >out
-	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) exited with status 4 while starting; its last stderr lines:$')" -eq 5 ]
-	[ "$(count_matching '^  \| fw: cannot load the model')" -eq 5 ]
+	# Its stderr is shown as it comes; the report names its last line.
+	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) exited with status 4 while starting \(its last stderr line: fw: cannot load the model.*\)$')" -eq 5 ]
+	[ "$(count_matching '^\[fw#0\] fw: cannot load the model')" -eq 5 ]
+	[ "$(count_matching '^  \| ')" -eq 0 ]
 	gave_up 8
 	same_set failed tasks.ndjson
 	tag_complete 8 out
@@ -400,8 +402,8 @@ gave_up() {
 	[ -z "$output" ]
 	# (On a loaded machine a worker may be stopped before it wrote its
 	# stderr line: the tail is shown when there is one.)
-	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) stopped: not ready after 0\.3s \(startup_timeout\) while starting(; its last stderr lines:)?$')" -eq 5 ]
-	[ "$(count_matching '^  \| fw: warming up for ever$')" -ge 1 ]
+	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) stopped: not ready after 0\.3s \(startup_timeout\) while starting$')" -eq 5 ]
+	[ "$(count_matching '^\[fw#0\] fw: warming up for ever$')" -ge 1 ]
 	gave_up 8
 	same_set failed tasks.ndjson
 }
@@ -442,8 +444,7 @@ gave_up() {
 	run --separate-stderr spool_t run -w pool.json --failed failed tasks.ndjson
 	[ "$status" -eq 3 ]
 	[ -z "$output" ]
-	[ "$(count_matching '^spool: worker fw#0 \(pid [0-9]+\) exited with status 1 while starting; its last stderr lines:$')" -eq 5 ]
-	[ "$(count_matching "^  \\| ModuleNotFoundError: No module named 'spool_no_such_module_here'\$")" -eq 5 ]
+	[ "$(count_matching "^spool: worker fw#0 \\(pid [0-9]+\\) exited with status 1 while starting \\(its last stderr line: ModuleNotFoundError: No module named 'spool_no_such_module_here'\\)\$")" -eq 5 ]
 	[ "$(count_matching "^\\[fw#0\\] ModuleNotFoundError")" -eq 5 ]
 	gave_up 4
 	same_set failed tasks.ndjson

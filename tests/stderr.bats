@@ -95,5 +95,7 @@ setup() {
 	on_stderr assert_line "[w#0] dying words"
 	# spool's death message names the status and quotes the line.
 	on_stderr assert_line --regexp '^spool: worker w#0 \(pid [0-9]+\) exited with status 3'
-	on_stderr assert_line '  | dying words'
+	on_stderr assert_line --regexp '\(its last stderr line: dying words\)$'
+	# ... and the task's failure says it too.
+	on_stderr assert_line --regexp '^spool: stdin:1: failed: worker w#0 \(pid [0-9]+\) exited with status 3 \(its last stderr line: dying words\)$'
 }
