@@ -152,6 +152,8 @@ void worker_ready(struct pool *p, struct worker *w, char *result)
 		w->state = WS_READY;
 	w->came_up = true;
 	w->up = true;
+	pool_touch(p, w);
+	p->eof_dirty = true;
 	w->spawn_s = p->now - w->spawned_at;
 	free(w->spawn_result);
 	w->spawn_result = result;
@@ -378,6 +380,7 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	struct pool *p = w->pool;
 	(void)fd;
 	(void)revents;
+	pool_touch(p, w);
 	for (int round = 0; round < 8 && w->fd_out >= 0; round++) {
 		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
 		if (r < 0 && errno == EAGAIN)
@@ -411,6 +414,7 @@ static void on_worker_stdin(void *ctx, int fd, int revents)
 	struct worker *w = ctx;
 	(void)fd;
 	(void)revents;
+	pool_touch(w->pool, w);
 	worker_flush(w->pool, w);
 }
 
@@ -419,6 +423,7 @@ static void on_worker_stderr(void *ctx, int fd, int revents)
 	struct worker *w = ctx;
 	(void)fd;
 	(void)revents;
+	pool_touch(w->pool, w);
 	worker_read_stderr(w, false);
 	if (w->fd_err < 0 && w->w_err >= 0) {
 		loop_del(&w->pool->loop, w->w_err);

@@ -13,9 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* inflight auto: keep about this much work queued at each worker. */
-#define AUTO_TARGET 0.0005
-
 /* --- A worker's in-flight list -------------------------------------- */
 
 void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
@@ -35,6 +32,9 @@ void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
 		w->bytes_inflight += buf_used(&t->data) + 1;
 		p->exempt++;
 	}
+	/* A first task in flight starts its clock (timeouts). */
+	if (w->nflight == 1)
+		pool_touch(p, w);
 }
 
 void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
@@ -56,6 +56,7 @@ void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
 		w->bytes_inflight -= buf_used(&t->data) + 1;
 		p->exempt--;
 	}
+	pool_touch(p, w);
 }
 
 /* --- Queues --------------------------------------------------------- */
@@ -133,7 +134,8 @@ static uint32_t next_task(struct pool *p)
 			continue;
 		}
 		(void)idq_pop_front(&c->queue);
-		p->nqueued--;
+		if (!--p->nqueued)
+			p->eof_dirty = true;
 		if (!c->queue.len)
 			ring_remove(p, c);
 		else
@@ -182,7 +184,7 @@ long worker_limit(const struct pool *p, const struct worker *w)
 		return fixed;
 	if (w->svc <= 0)
 		return 1;
-	double lim = 1 + AUTO_TARGET / w->svc;
+	double lim = 1 + p->auto_target / w->svc;
 	return lim < (double)cap ? (long)lim : cap;
 }
 
@@ -228,6 +230,7 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	t->sent = p->now;
 	if (!t->first)
 		t->first = p->now;
+	pool_want_flush(p, w);
 	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
 			     buf_used(&t->data));
 	if (!w->nflight) {
@@ -238,21 +241,114 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	w->sent++;
 }
 
+/* --- Workers with room: a min-heap by (tasks in flight, index) ------- */
+
+static bool room_less(const struct worker *a, const struct worker *b)
+{
+	return a->nflight < b->nflight ||
+	       (a->nflight == b->nflight && a->index < b->index);
+}
+
+static void room_place(struct pool *p, uint32_t i, struct worker *w)
+{
+	p->room[i] = w;
+	w->room_pos = i + 1;
+}
+
+static void room_up(struct pool *p, uint32_t i)
+{
+	struct worker *w = p->room[i];
+	while (i) {
+		uint32_t up = (i - 1) / 2;
+		if (!room_less(w, p->room[up]))
+			break;
+		room_place(p, i, p->room[up]);
+		i = up;
+	}
+	room_place(p, i, w);
+}
+
+static void room_down(struct pool *p, uint32_t i)
+{
+	struct worker *w = p->room[i];
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= p->nroom)
+			break;
+		if (c + 1 < p->nroom && room_less(p->room[c + 1], p->room[c]))
+			c++;
+		if (!room_less(p->room[c], w))
+			break;
+		room_place(p, i, p->room[c]);
+		i = c;
+	}
+	room_place(p, i, w);
+}
+
+/* Put w where its room and load say: in the heap at its place, or out. */
+static void room_update(struct pool *p, struct worker *w)
+{
+	bool want = worker_room(p, w) > 0;
+	if (w->room_pos) {
+		uint32_t i = w->room_pos - 1;
+		if (!want) {
+			w->room_pos = 0;
+			struct worker *last = p->room[--p->nroom];
+			if (i < p->nroom) {
+				room_place(p, i, last);
+				room_up(p, i);
+				room_down(p, last->room_pos - 1);
+			}
+			return;
+		}
+		room_up(p, i);
+		room_down(p, w->room_pos - 1);
+		return;
+	}
+	if (!want)
+		return;
+	if (p->nroom == p->room_cap) {
+		p->room_cap = p->room_cap ? p->room_cap * 2 : 64;
+		p->room = xrealloc(p->room, p->room_cap * sizeof(*p->room));
+	}
+	room_place(p, p->nroom++, w);
+	room_up(p, p->nroom - 1);
+}
+
+/* The workers something happened to: their place in the heap. */
+static void room_refresh(struct pool *p)
+{
+	for (size_t i = 0; i < p->dirty_room.n; i++) {
+		struct worker *w = p->dirty_room.v[i];
+		w->dirty_room = false;
+		room_update(p, w);
+	}
+	p->dirty_room.n = 0;
+}
+
+void pool_want_flush(struct pool *p, struct worker *w)
+{
+	if (!w->in_flushq) {
+		w->in_flushq = true;
+		vec_push(&p->flushq, w);
+	}
+}
+
 /* Suspects first, each alone on an idle worker. */
 static bool dispatch_suspects(struct pool *p)
 {
 	while (p->suspects.len) {
-		struct worker *idle = NULL;
-		for (size_t i = 0; i < p->nw && !idle; i++)
-			if (!p->w[i]->nflight && worker_room(p, p->w[i]))
-				idle = p->w[i];
-		if (!idle)
+		struct worker *idle = p->nroom ? p->room[0] : NULL;
+		if (!idle || idle->nflight)
 			break;
 		send_task(p, idle, idq_pop_front(&p->suspects));
 		/* A buffered worker answers alone only when its stdin
 		 * closes: a fresh worker per suspect. */
 		if (idle->spec->buffered)
 			idle->close_when_sent = true;
+		room_update(p, idle);
+		if (!p->suspects.len)
+			p->eof_dirty = true;
 	}
 	/* While suspects wait, workers are not topped up: the first to
 	 * empty takes the next suspect. */
@@ -262,52 +358,40 @@ static bool dispatch_suspects(struct pool *p)
 /* Hand queued tasks to the ready workers with the fewest in flight. */
 static void pool_dispatch(struct pool *p)
 {
+	room_refresh(p);
 	/* Stopping early: no task is started any more (pool_step fails
 	 * what is queued). */
 	if (p->stop != STOP_NONE && p->stop != STOP_EOF)
 		return;
 	if (!dispatch_suspects(p))
 		return;
-	while (p->nqueued) {
-		struct worker *best = NULL;
-		long best_room = 0, total_room = 0;
-		for (size_t i = 0; i < p->nw; i++) {
-			struct worker *w = p->w[i];
-			long room = worker_room(p, w);
-			if (!room)
-				continue;
-			total_room += room;
-			if (!best || w->nflight < best->nflight) {
-				best = w;
-				best_room = room;
-			}
-		}
-		if (!best)
-			return;
-		long n = best_room;
-		/* Not enough for everyone: level the workers up one step at
-		 * a time, so the least loaded always gets the next task. */
-		if ((long)p->nqueued < total_room) {
-			for (size_t i = 0; i < p->nw && n > 1; i++) {
-				struct worker *w = p->w[i];
-				if (w != best && worker_room(p, w)) {
-					long gap = (long)w->nflight -
-						   (long)best->nflight + 1;
-					if (gap < n)
-						n = gap;
-				}
-			}
+	while (p->nqueued && p->nroom) {
+		struct worker *best = p->room[0];
+		long n = worker_room(p, best);
+		/* Not enough for everyone: level the workers up, so the
+		 * least loaded always gets the next task. */
+		if ((long)p->nqueued < n * (long)p->nroom && p->nroom > 1) {
+			struct worker *second = p->room[1];
+			if (p->nroom > 2 && room_less(p->room[2], second))
+				second = p->room[2];
+			long gap =
+				(long)second->nflight - (long)best->nflight + 1;
+			if (gap < n)
+				n = gap;
 		}
 		if (n < 1)
 			n = 1;
 		while (n-- > 0) {
 			uint32_t slot = next_task(p);
-			if (slot == IDQ_HOLE)
+			if (slot == IDQ_HOLE) {
+				room_update(p, best);
 				return;
+			}
 			send_task(p, best, slot);
 			if (best->bytes_inflight >= BUFFERED_WINDOW)
 				break;
 		}
+		room_update(p, best);
 	}
 }
 
@@ -316,8 +400,10 @@ static void pool_dispatch(struct pool *p)
  * task run again later gets a fresh worker. */
 static void close_at_eof(struct pool *p)
 {
-	if (p->stop != STOP_EOF || p->nqueued || p->suspects.len)
+	if (p->stop != STOP_EOF || p->nqueued || p->suspects.len ||
+	    !p->eof_dirty)
 		return;
+	p->eof_dirty = false;
 	for (size_t i = 0; i < p->nw; i++) {
 		struct worker *w = p->w[i];
 		if (!w->codec->by_id && w->state == WS_READY && w->fd_in >= 0) {
@@ -337,9 +423,13 @@ void pool_pump(struct pool *p)
 			c->ops->pump(c);
 	pool_dispatch(p);
 	close_at_eof(p);
-	for (size_t i = 0; i < p->nw; i++)
-		if (buf_used(&p->w[i]->wbuf))
-			worker_flush(p, p->w[i]);
+	for (size_t i = 0; i < p->flushq.n; i++) {
+		struct worker *w = p->flushq.v[i];
+		w->in_flushq = false;
+		if (buf_used(&w->wbuf))
+			worker_flush(p, w);
+	}
+	p->flushq.n = 0;
 }
 
 /* inflight auto: learn how long a task takes this worker, per answer,

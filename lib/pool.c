@@ -25,6 +25,10 @@
 #include <unistd.h>
 
 #define DEFAULT_QUEUE 1024
+/* inflight auto: seconds of work to keep queued at each worker. */
+#define AUTO_TARGET 0.0005
+/* ... or this many tasks per worker, when that is more. */
+#define QUEUE_PER_WORKER 64
 #define DEFAULT_RETRIES 2
 /* After a signal: seconds in-flight tasks get to finish. */
 #define INTERRUPT_GRACE 5.0
@@ -93,6 +97,11 @@ void pool_stop(struct pool *p, enum stop_reason why)
 	p->stop = why;
 	if (p->phase == PH_RUN)
 		p->phase = PH_DRAIN;
+	p->eof_dirty = true;
+	/* Deadlines that depend on the phase (a stalled worker at the end
+	 * of the input) are due sooner. */
+	for (size_t i = 0; i < p->nw; i++)
+		pool_touch(p, p->w[i]);
 }
 
 void pool_describe(struct pool *p, uint32_t slot, struct buf *out)
@@ -258,10 +267,15 @@ static double lines_stall(struct pool *p, struct worker *w)
 		log_verbose("worker %s holds %u tasks and waits for input: "
 			    "closing its stdin so it flushes",
 			    w->label, w->nflight);
-		if (at_eof)
+		if (at_eof && !p->eof_flush) {
 			p->eof_flush = true;
-		else
+			p->eof_dirty = true;
+			/* Every lines worker now has room for what is left. */
+			for (size_t i = 0; i < p->nw; i++)
+				pool_touch(p, p->w[i]);
+		} else if (!at_eof) {
 			worker_close_input(w);
+		}
 	}
 	if (w->spec->buffered || s->hinted)
 		return 0;
@@ -279,7 +293,8 @@ static double lines_stall(struct pool *p, struct worker *w)
 	return 0;
 }
 
-static double pool_timers(struct pool *p)
+/* What is due for one worker, done; returns its next deadline (0: none). */
+static double worker_timers(struct pool *p, struct worker *w)
 {
 	double next = 0;
 #define NEAREST(t)                                                             \
@@ -289,6 +304,111 @@ static double pool_timers(struct pool *p)
 			next = t_;                                             \
 	} while (0)
 
+	NEAREST(worker_ladder(w, p->now));
+	if (w->read_at > 0) {
+		if (p->now >= w->read_at || w->w_out < 0) {
+			w->read_at = 0;
+			if (w->w_out >= 0)
+				loop_set(&p->loop, w->w_out, POLLIN);
+		} else {
+			NEAREST(w->read_at);
+		}
+	}
+	switch (w->state) {
+	case WS_BACKOFF:
+		if (!pool_wants_workers(p)) {
+			if (p->phase >= PH_SHUTDOWN || p->stop == STOP_SIGNAL ||
+			    p->stop == STOP_PIPE || p->stop == STOP_OUTPUT)
+				w->state = WS_STOPPED;
+			else /* a task may come back for it: look again */
+				NEAREST(p->now + BACKOFF_POLL);
+			break;
+		}
+		if (p->now >= w->restart_at) {
+			spawn_worker(p, w);
+			p->timers_acted = true;
+		} else
+			NEAREST(w->restart_at);
+		break;
+	case WS_STARTING: {
+		if (w->check_until) {
+			/* spool check: a lines worker with no ready line is
+			 * up once it has lived this long. */
+			if (p->now >= w->check_until) {
+				w->check_until = 0;
+				worker_ready(p, w, NULL);
+				p->timers_acted = true;
+			} else {
+				NEAREST(w->check_until);
+			}
+			break;
+		}
+		double st = w->spec->startup_timeout;
+		if (st <= 0)
+			break;
+		if (p->now >= w->spawned_at + st) {
+			char *msg = xasprintf(
+				"not ready after %gs (startup_timeout)", st);
+			worker_stop(w, WF_STARTUP_TIMEOUT, msg, p->now);
+			p->timers_acted = true;
+		} else {
+			NEAREST(w->spawned_at + st);
+		}
+		break;
+	}
+	case WS_READY:
+	case WS_DRAINING: {
+		if (!w->nflight)
+			break;
+		if (!w->codec->by_id)
+			NEAREST(lines_stall(p, w));
+		double to = spec_timeout(p, w);
+		if (to <= 0)
+			break;
+		uint32_t slot = w->fl_head;
+		/* The clock of the oldest task in flight runs from when it
+		 * was sent or, if others were ahead of it on this worker,
+		 * from when the last of them was answered: a task waiting
+		 * behind others (a deep window, a worker that takes one at
+		 * a time) is not charged for the wait. */
+		double since = MAX(pool_task(p, slot)->sent, w->oldest_since);
+		if (p->now >= since + to) {
+			struct buf msg = BUF_INIT;
+			pool_describe(p, slot, &msg);
+			buf_addf(&msg, " timed out after %gs", to);
+			w->fault_slot = slot;
+			worker_stop(w, WF_TIMEOUT, xstrdup(msg.p), p->now);
+			buf_release(&msg);
+			p->timers_acted = true;
+		} else {
+			NEAREST(since + to);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+#undef NEAREST
+	return next;
+}
+
+void pool_touch(struct pool *p, struct worker *w)
+{
+	if (!w->dirty_time) {
+		w->dirty_time = true;
+		vec_push(&p->dirty_time, w);
+	}
+	if (!w->dirty_room) {
+		w->dirty_room = true;
+		vec_push(&p->dirty_room, w);
+	}
+}
+
+/* Act on what is due and return the nearest deadline.  Only workers
+ * whose timer is due, or that something happened to (pool_touch), are
+ * looked at: the cost is what is ready, not how many workers exist. */
+static double pool_timers(struct pool *p)
+{
 	if (p->stop == STOP_SIGNAL && p->drain_until &&
 	    p->now >= p->drain_until) {
 		p->drain_until = 0;
@@ -302,97 +422,31 @@ static double pool_timers(struct pool *p)
 			}
 		}
 	}
-	NEAREST(p->drain_until);
-
-	for (size_t i = 0; i < p->nw; i++) {
-		struct worker *w = p->w[i];
-		NEAREST(worker_ladder(w, p->now));
-		if (w->read_at > 0) {
-			if (p->now >= w->read_at || w->w_out < 0) {
-				w->read_at = 0;
-				if (w->w_out >= 0)
-					loop_set(&p->loop, w->w_out, POLLIN);
-			} else {
-				NEAREST(w->read_at);
-			}
-		}
-		switch (w->state) {
-		case WS_BACKOFF:
-			if (!pool_wants_workers(p)) {
-				if (p->phase >= PH_SHUTDOWN ||
-				    p->stop == STOP_SIGNAL ||
-				    p->stop == STOP_PIPE ||
-				    p->stop == STOP_OUTPUT)
-					w->state = WS_STOPPED;
-				break;
-			}
-			if (p->now >= w->restart_at) {
-				spawn_worker(p, w);
-				p->timers_acted = true;
-			} else
-				NEAREST(w->restart_at);
-			break;
-		case WS_STARTING: {
-			if (w->check_until) {
-				/* spool check: a lines worker with no ready
-				 * line is up once it has lived this long. */
-				if (p->now >= w->check_until) {
-					w->check_until = 0;
-					worker_ready(p, w, NULL);
-					p->timers_acted = true;
-				} else {
-					NEAREST(w->check_until);
-				}
-				break;
-			}
-			double st = w->spec->startup_timeout;
-			if (st <= 0)
-				break;
-			if (p->now >= w->spawned_at + st) {
-				char *msg = xasprintf(
-					"not ready after %gs (startup_timeout)",
-					st);
-				worker_stop(w, WF_STARTUP_TIMEOUT, msg, p->now);
-				p->timers_acted = true;
-			} else {
-				NEAREST(w->spawned_at + st);
-			}
-			break;
-		}
-		case WS_READY: {
-			if (!w->codec->by_id && w->nflight)
-				NEAREST(lines_stall(p, w));
-			double to = spec_timeout(p, w);
-			if (to <= 0 || !w->nflight)
-				break;
-			uint32_t slot = w->fl_head;
-			/* The clock of the oldest task in flight runs from
-			 * when it was sent or, if others were ahead of it on
-			 * this worker, from when the last of them was
-			 * answered: a task waiting behind others (a deep
-			 * window, a worker that takes one at a time) is not
-			 * charged for the wait. */
-			double since =
-				MAX(pool_task(p, slot)->sent, w->oldest_since);
-			if (p->now >= since + to) {
-				struct buf msg = BUF_INIT;
-				pool_describe(p, slot, &msg);
-				buf_addf(&msg, " timed out after %gs", to);
-				w->fault_slot = slot;
-				worker_stop(w, WF_TIMEOUT, xstrdup(msg.p),
-					    p->now);
-				buf_release(&msg);
-				p->timers_acted = true;
-			} else {
-				NEAREST(since + to);
-			}
-			break;
-		}
-		default:
-			break;
+	struct timer *t;
+	while ((t = timer_pop(&p->timers, p->now))) {
+		struct worker *w = timer_owner(t, struct worker, tm);
+		if (!w->dirty_time) {
+			w->dirty_time = true;
+			vec_push(&p->dirty_time, w);
 		}
 	}
-#undef NEAREST
+	/* Those touched while this runs wait for the next call. */
+	size_t n = p->dirty_time.n;
+	for (size_t i = 0; i < n; i++) {
+		struct worker *w = p->dirty_time.v[i];
+		w->dirty_time = false;
+		double at = worker_timers(p, w);
+		if (at > 0)
+			timer_set(&p->timers, &w->tm, at);
+		else
+			timer_clear(&p->timers, &w->tm);
+	}
+	vec_drop_front(&p->dirty_time, n);
+	double next = timer_next(&p->timers);
+	if (p->drain_until && (next == 0 || p->drain_until < next))
+		next = p->drain_until;
+	if (p->dirty_time.n)
+		p->timers_acted = true; /* look again before waiting */
 	return next;
 }
 
@@ -565,6 +619,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	task_store_init(&p->ts);
 	idq_init(&p->suspects, 16);
 	idmap_init(&p->byid);
+	timer_heap_init(&p->timers);
 
 	struct buf err = BUF_INIT;
 	if (o->workers_path) {
@@ -619,6 +674,22 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	}
 	raise_fd_limit();
 	pool_make_workers(p);
+	/* inflight auto keeps about half a millisecond of work queued at
+	 * each worker, by its measured time per task.  With more workers
+	 * than processors that time is stretched by the sharing itself (a
+	 * worker runs a fraction of the time), so the target is stretched
+	 * the same way: otherwise each of hundreds of fast workers would get
+	 * one task per round trip. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	double share = cpus > 0 && (long)p->nw > cpus
+			       ? (double)p->nw / (double)cpus
+			       : 1.0;
+	p->auto_target = AUTO_TARGET * share;
+	/* The default window grows with the pool, so that each of many
+	 * workers still gets tasks in batches (a write carries many). */
+	if (o->queue_size <= 0 && p->cfg.queue_size <= 0 &&
+	    (long)p->nw * QUEUE_PER_WORKER > p->queue_size)
+		p->queue_size = (long)p->nw * QUEUE_PER_WORKER;
 	return 0;
 }
 
@@ -646,6 +717,11 @@ static void pool_teardown(struct pool *p)
 	task_store_release(&p->ts);
 	idq_release(&p->suspects);
 	idmap_release(&p->byid);
+	timer_heap_release(&p->timers);
+	free(p->dirty_time.v);
+	free(p->dirty_room.v);
+	free(p->flushq.v);
+	free(p->room);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);
 	loop_release(&p->loop);

@@ -23,6 +23,7 @@
 #include "spool.h"
 #include "stats.h"
 #include "task.h"
+#include "timer.h"
 #include "worker.h"
 
 enum fail_kind {
@@ -32,6 +33,27 @@ enum fail_kind {
 };
 
 struct client;
+
+/* A list of workers (dirty sets, the flush queue). */
+struct wvec {
+	struct worker **v;
+	size_t n, cap;
+};
+
+static inline void vec_push(struct wvec *a, struct worker *w)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 64;
+		a->v = xrealloc(a->v, a->cap * sizeof(*a->v));
+	}
+	a->v[a->n++] = w;
+}
+
+static inline void vec_drop_front(struct wvec *a, size_t k)
+{
+	memmove(a->v, a->v + k, (a->n - k) * sizeof(*a->v));
+	a->n -= k;
+}
 
 /* What a client does; every hook but ok and fail may be NULL. */
 struct client_ops {
@@ -102,13 +124,23 @@ struct pool {
 	bool check;
 	long retries;
 	long queue_size;
-	long inflight;  /* -1: each spec's own */
-	double timeout; /* < 0: each spec's own */
+	long inflight;      /* -1: each spec's own */
+	double timeout;     /* < 0: each spec's own */
+	double auto_target; /* inflight auto: seconds of work to keep queued
+			       at each worker (see pool_setup) */
 
 	struct loop loop;
 	struct worker **w;
 	size_t nw;
-	size_t nlive; /* workers with a process */
+	/* Only what changed is looked at: workers something happened to
+	 * (pool_touch), timers in a heap, a heap of workers with room by
+	 * tasks in flight, and those with bytes to write. */
+	struct timer_heap timers;
+	struct wvec dirty_time, dirty_room, flushq;
+	struct worker **room; /* min-heap by (nflight, index) */
+	uint32_t nroom, room_cap;
+	bool eof_dirty; /* look for lines workers to close at EOF */
+	size_t nlive;   /* workers with a process */
 	struct spec_state *specs;
 	struct task_store ts;
 	uint64_t ids;        /* request ids handed out */
@@ -155,6 +187,9 @@ struct pool {
 	struct latency_hist hist;
 };
 
+/* A worker waiting to respawn while none is wanted looks again this
+ * often (a task may come back for it). */
+#define BACKOFF_POLL 0.2
 /* Seconds a worker gets to exit by itself after its stdin closes. */
 #define EXIT_GRACE 5.0
 /* A buffered worker's window: task bytes in flight (its pipe stays full,
@@ -208,6 +243,8 @@ void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
 /* dispatch.c */
 void pool_pump(struct pool *p);
 void pool_queue(struct pool *p, uint32_t slot, bool front);
+/* w has bytes for its stdin: write them at the end of the pump. */
+void pool_want_flush(struct pool *p, struct worker *w);
 uint32_t pool_unqueue(struct pool *p);
 long worker_limit(const struct pool *p, const struct worker *w);
 double spec_timeout(const struct pool *p, const struct worker *w);

@@ -26,8 +26,8 @@ struct runner {
 	uint64_t seq;      /* tasks numbered so far */
 	struct output out; /* stdout */
 	int out_watch;
-	bool out_said;   /* a write error on stdout was reported */
-	uint64_t n_lost; /* tasks failed because stdout failed */
+	bool out_said;       /* a write error on stdout was reported */
+	uint64_t n_lost;     /* tasks failed because stdout failed */
 	uint64_t n_bad_json; /* input lines that were not JSON */
 	struct output failed;
 	bool failed_on;

@@ -89,9 +89,11 @@ void spawn_worker(struct pool *p, struct worker *w)
 	}
 	buf_release(&why);
 	p->nlive++;
+	pool_touch(p, w);
 	watch_worker(p, w);
 	log_verbose("worker %s spawned (pid %d)", w->label, (int)w->pid);
 	if (w->codec->frame_spawn) {
+		pool_want_flush(p, w);
 		w->codec->frame_spawn(&w->wbuf, w->spec->spawn_json);
 		w->state = WS_STARTING;
 	} else if (w->spec->ready == READY_LINE) {
@@ -173,6 +175,7 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	w->pid = 0;
 	w->check_until = 0;
 	p->nlive--;
+	pool_touch(p, w);
 	enum worker_state was = w->state;
 	/* Told to exit (its input closed, the run over).  One whose input
 	 * was closed while it still had tasks, and that exits without

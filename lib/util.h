@@ -20,11 +20,13 @@
 #if defined(__GNUC__)
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 #define NORETURN __attribute__((noreturn))
+#define NOINLINE __attribute__((noinline))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define PRINTF_LIKE(f, a)
 #define NORETURN
+#define NOINLINE
 #define LIKELY(x) (x)
 #define UNLIKELY(x) (x)
 #endif

@@ -20,6 +20,7 @@
 #include "linebuf.h"
 #include "loop.h"
 #include "proto.h"
+#include "timer.h"
 
 enum worker_state {
 	WS_BACKOFF,  /* no process; spawn at restart_at */
@@ -105,7 +106,17 @@ struct worker {
 	bool close_when_sent;  /* close stdin once wbuf is written (a
 				  suspect on a buffered worker) */
 	double check_until;    /* spool check: a lines worker is up if alive */
+
+	/* The pool's bookkeeping (see struct pool). */
+	struct timer tm;   /* its nearest deadline */
+	bool dirty_time;   /* its deadlines must be looked at again */
+	bool dirty_room;   /* its place among workers with room, too */
+	bool in_flushq;    /* it has bytes to write */
+	uint32_t room_pos; /* in the pool's room heap + 1; 0: not there */
 };
+
+/* Something happened to w: look at its deadlines and room again. */
+void pool_touch(struct pool *p, struct worker *w);
 
 void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
 		 int replica, int spec_index, const struct worker_spec *spec,
