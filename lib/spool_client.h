@@ -90,8 +90,9 @@ int spool_client_submit(struct spool_client *c, const char *task_json,
 /* Read answers and run callbacks until every task submitted so far has
  * had its callback, or for at most timeout_ms (0: what is there now; -1:
  * no limit).  Returns how many submitted tasks still wait for their
- * callback (0: none), or -1 when the connection has failed (every
- * callback due has then run) or when called from a callback. */
+ * callback (0: none), or -1 when the connection has failed (with
+ * timeout_ms -1: once every callback due has run, with status -1) or
+ * when called from a callback. */
 int spool_client_poll(struct spool_client *c, int timeout_ms);
 
 /* Call any method and wait for its answer: "spawn" (the handshake:
@@ -116,7 +117,7 @@ pid_t spool_client_pid(const struct spool_client *c);
  * answers to its tasks, then closes its socket; the server goes on.
  * Returns 0, or -1 when the connection had failed or the private server
  * exited with a status other than 0.  No other thread may use c during
- * or after this call. */
+ * or after this call; from a callback it returns -1 and does nothing. */
 int spool_client_close(struct spool_client *c);
 
 #ifdef __cplusplus
