@@ -333,7 +333,11 @@ static void test_basics(void)
 	TEST(spool_client_error(c) == NULL, "no connection error");
 	TEST(count_entries("/proc/self/task") == 1,
 	     "the client started no thread");
+	pid_t pid = spool_client_pid(c);
 	TEST(spool_client_close(c) == 0, "close: the server exits 0");
+	errno = 0;
+	TEST(waitpid(pid, NULL, WNOHANG) == -1 && errno == ECHILD,
+	     "close reaped the server");
 	TEST(count_entries("/proc/self/fd") == fds,
 	     "close closed every descriptor the client opened (%d, %d)",
 	     count_entries("/proc/self/fd"), fds);
@@ -536,6 +540,8 @@ static void test_out_of_order(void)
 		submit_x(c, 21 + i, false, &order[i]);
 	TEST(poll_until(c, 3) && order[0] == -1,
 	     "out of order: three callbacks ran, the held one not");
+	TEST(spool_client_poll(c, 0) == 1 && spool_client_poll(c, 20) == 1,
+	     "out of order: poll with a timeout says one is still due");
 	touch(gate2);
 	TEST(spool_client_poll(c, -1) == 0 && order[0] == 3,
 	     "out of order: the held callback ran last");
@@ -568,6 +574,8 @@ static void on_reentry(void *ctx, int status, const char *json)
 	snprintf(reentry_err, sizeof(reentry_err), "%s", err ? err : "");
 	free(res);
 	free(err);
+	if (spool_client_close(reentry_client) != -1)
+		atomic_store(&reentry_rc, 98);
 	if (spool_client_submit(reentry_client, "{\"x\":2}", on_chained,
 				NULL) != 0)
 		atomic_store(&reentry_chain, -1);
@@ -584,7 +592,8 @@ static void test_reentry(void)
 	TEST(spool_client_poll(c, -1) == 0, "reentry: poll until all ran");
 	TEST(atomic_load(&reentry_rc) == -1 &&
 		     contains(reentry_err, "inside a callback"),
-	     "reentry: execute from a callback is refused: %s", reentry_err);
+	     "reentry: execute and close from a callback are refused: %s",
+	     reentry_err);
 	TEST(atomic_load(&reentry_chain) == 1,
 	     "reentry: a task submitted from a callback ran its callback");
 	TEST(spool_client_close(c) == 0, "reentry: close");
@@ -771,8 +780,15 @@ static void test_listen(void)
 	for (int t = 0; t < 8; t++)
 		pthread_join(th[t], NULL);
 	report_bad("listen: two clients, 8 threads");
+	atomic_store(&cb_done, 0);
+	for (int i = 0; i < 10; i++)
+		submit_x(c[1], 800 + i, false, NULL);
 	TEST(spool_client_close(c[0]) == 0 && spool_client_close(c[1]) == 0,
 	     "listen: close both; the server goes on");
+	TEST(atomic_load(&cb_done) == 10,
+	     "listen: close waited for the callbacks due (%d)",
+	     atomic_load(&cb_done));
+	report_bad("listen: callbacks before close");
 
 	c[2] = spool_client_connect(sock, &err);
 	char *res = NULL;
