@@ -3,6 +3,7 @@
 #   make                 build build/spool and build/libspool.a
 #   make test            unit tests, Python SDK tests and the bats suite
 #   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
+#   make test-tsan       the C client's threaded test under ThreadSanitizer
 #   make fuzz-run        each fuzz target as a libFuzzer fuzzer for
 #                        FUZZ_SECONDS (30) seconds (clang, build/libfuzzer/)
 #   make demo            run the bundled example pool on bundled tasks
@@ -60,7 +61,7 @@ CWORKER_BIN := $(patsubst workers/c/%.c,$(BUILD)/workers/%,$(CWORKER_SRC))
 SPOOL := $(BUILD)/spool
 
 .PHONY: all deps deps-test deps-bench deps-fuzz test unit bats pytest demo \
-	bench install uninstall clean fuzz fuzz-run FORCE
+	bench install uninstall clean fuzz fuzz-run test-tsan FORCE
 
 all: deps $(SPOOL) $(BUILD)/libspool.a $(CWORKER_BIN) $(FUZZ_BIN)
 
@@ -119,12 +120,26 @@ $(BUILD)/workers/%: workers/c/%.c workers/c/spool_worker.h | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iworkers/c $(ALL_LDFLAGS) -o $@ $< $(LIBS)
 
+# The C client's test starts threads.
+$(BUILD)/unit/test_client: ALL_LDFLAGS += -pthread
+
 test: deps-test all $(UNIT_BIN)
 	@$(MAKE) --no-print-directory unit pytest bats
 
 unit: $(UNIT_BIN) $(FUZZ_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "# $$t"; $$t; done
 	@set -e; for f in $(FUZZ_BIN); do $$f tests/fuzz/corpus/*; done
+
+# The C client and its threaded test under ThreadSanitizer, built apart
+# in build/tsan/ (TSAN_CC=clang for clang); any report fails the run.
+TSAN_CC ?= $(CC)
+test-tsan: deps-test
+	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE= \
+		CC='$(TSAN_CC)' CFLAGS='-O1 -g' \
+		SAN='-fsanitize=thread -fno-omit-frame-pointer' \
+		build/tsan/unit/test_client
+	TSAN_OPTIONS='halt_on_error=1 exitcode=66 second_deadlock_stack=1' \
+		build/tsan/unit/test_client
 
 # The fuzz targets as coverage-guided fuzzers: the library instrumented
 # for coverage, each target linked with libFuzzer's main (driver.c steps
