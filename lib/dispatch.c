@@ -202,17 +202,19 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	 * goes out now, and every lines worker is made to flush. */
 	if (p->eof_flush && !w->codec->by_id)
 		return p->queue_size;
+	long room;
 	if (w->spec->buffered) {
 		/* A window in bytes, topped up once half empty. */
 		if (w->bytes_inflight > BUFFERED_WINDOW / 2)
 			return 0;
-		return p->queue_size;
+		room = p->queue_size;
+	} else {
+		room = w->limit - (long)w->nflight;
+		if (room <= 0)
+			return 0;
+		if (w->limit >= 8 && (long)w->nflight > w->limit / 2)
+			return 0;
 	}
-	long room = w->limit - (long)w->nflight;
-	if (room <= 0)
-		return 0;
-	if (w->limit >= 8 && (long)w->nflight > w->limit / 2)
-		return 0;
 	if (w->spec->max_tasks) {
 		long left = w->spec->max_tasks - (long)w->sent;
 		if (left < room)
