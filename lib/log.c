@@ -2,9 +2,13 @@
 #define _GNU_SOURCE
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum log_level level = LOG_NORMAL;
 static struct log_status status;
@@ -26,11 +30,97 @@ void log_set_status(const struct log_status *st)
 		memset(&status, 0, sizeof(status));
 }
 
+/* stderr as a pipe nobody reads must not stop spool (it could not even
+ * see a signal): it is made non-blocking, what it cannot take waits in a
+ * bounded queue written from the loop, and past the bound messages are
+ * counted and the count said once stderr takes writes again. */
+#define LOG_QUEUE_MAX ((size_t)1 << 20)
+static struct buf pending;
+static unsigned long long dropped;
+static int saved_flags = -1;
+
+void log_nonblocking(void)
+{
+	struct stat st;
+	if (saved_flags >= 0 || fstat(2, &st) != 0 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	int fl = fcntl(2, F_GETFL);
+	if (fl >= 0 && fcntl(2, F_SETFL, fl | O_NONBLOCK) == 0)
+		saved_flags = fl;
+}
+
+static void put(const char *s, size_t n)
+{
+	if (saved_flags < 0) {
+		(void)write_all(2, s, n);
+		return;
+	}
+	if (!buf_used(&pending)) {
+		ssize_t r = xwrite(2, s, n);
+		if (r < 0 && errno != EAGAIN)
+			return; /* nowhere to say it */
+		if (r > 0) {
+			s += r;
+			n -= (size_t)r;
+		}
+		if (!n)
+			return;
+	}
+	if (buf_used(&pending) + n > LOG_QUEUE_MAX) {
+		dropped++;
+		return;
+	}
+	buf_add(&pending, s, n);
+}
+
+bool log_pending(void)
+{
+	return buf_used(&pending) > 0;
+}
+
+void log_flush(void)
+{
+	while (buf_used(&pending)) {
+		ssize_t r = xwrite(2, buf_data(&pending), buf_used(&pending));
+		if (r < 0) {
+			if (errno != EAGAIN)
+				buf_reset(&pending);
+			return;
+		}
+		buf_consume(&pending, (size_t)r);
+	}
+	if (dropped) {
+		char msg[128];
+		int k = snprintf(msg, sizeof(msg),
+				 "spool: %llu messages were dropped (stderr "
+				 "was not being read)\n",
+				 dropped);
+		dropped = 0;
+		put(msg, (size_t)k);
+	}
+}
+
+void log_restore(double until)
+{
+	if (saved_flags < 0)
+		return;
+	while (log_pending() && mono_now() < until) {
+		struct pollfd pfd = {2, POLLOUT, 0};
+		int ms = (int)((until - mono_now()) * 1000) + 1;
+		(void)poll(&pfd, 1, ms > 0 ? ms : 0);
+		log_flush();
+	}
+	buf_release(&pending);
+	(void)fcntl(2, F_SETFL, saved_flags);
+	saved_flags = -1;
+}
+
 void log_write(const char *s, size_t n)
 {
 	if (status.erase)
 		status.erase(status.ctx);
-	(void)write_all(2, s, n);
+	put(s, n);
 	if (status.redraw)
 		status.redraw(status.ctx);
 }

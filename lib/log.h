@@ -18,6 +18,15 @@ enum log_level log_get_level(void);
 void log_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_info(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void log_verbose(const char *fmt, ...) PRINTF_LIKE(1, 2);
+/* While the loop runs: stderr (a pipe or socket) is non-blocking, and
+ * what it cannot take waits in a bounded queue.  log_flush() writes it
+ * (the loop calls it when fd 2 is writable); log_restore() gives it until
+ * `until` (monotonic seconds), then restores the descriptor's flags. */
+void log_nonblocking(void);
+bool log_pending(void);
+void log_flush(void);
+void log_restore(double until);
+
 /* Write an already formatted message (no prefix added, newline expected). */
 void log_write(const char *s, size_t n);
 

@@ -25,6 +25,8 @@
 #include <unistd.h>
 
 #define DEFAULT_QUEUE 1024
+/* At the end, messages stderr has not taken get this long. */
+#define STDERR_GRACE 2.0
 /* inflight auto: seconds of work to keep queued at each worker. */
 #define AUTO_TARGET 0.0005
 /* ... or this many tasks per worker, when that is more. */
@@ -531,6 +533,14 @@ static void pool_flush_clients(struct pool *p)
 			c->ops->flush(c);
 }
 
+static void on_stderr_writable(void *ctx, int fd, int revents)
+{
+	(void)ctx;
+	(void)fd;
+	(void)revents;
+	log_flush();
+}
+
 static void pool_loop(struct pool *p)
 {
 	while (p->phase != PH_DONE) {
@@ -556,6 +566,13 @@ static void pool_loop(struct pool *p)
 		for (struct client *c = p->clients; c; c = c->next)
 			if (c->ops->prepare && !c->ops->prepare(c, &deadline))
 				wait = false;
+		/* Messages stderr could not take yet. */
+		if (log_pending() && p->err_watch < 0)
+			p->err_watch = loop_add(&p->loop, 2, POLLOUT,
+						on_stderr_writable, p);
+		if (p->err_watch >= 0)
+			loop_set(&p->loop, p->err_watch,
+				 log_pending() ? POLLOUT : 0);
 		double timeout = -1;
 		if (!wait)
 			timeout = 0;
@@ -612,6 +629,9 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	memset(p, 0, sizeof(*p));
 	p->sigfd = -1;
 	p->sig_watch = -1;
+	p->err_watch = -1;
+	/* Before stdout's flags are saved: they may be the same pipe. */
+	log_nonblocking();
 	p->guard_fd = -1;
 	p->check = check;
 	log_set_level((enum log_level)o->verbosity);
@@ -724,6 +744,10 @@ static void pool_teardown(struct pool *p)
 	free(p->room);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);
+	if (p->err_watch >= 0)
+		loop_del(&p->loop, p->err_watch);
+	/* What stderr still owes gets a moment, not forever. */
+	log_restore(mono_now() + STDERR_GRACE);
 	loop_release(&p->loop);
 	config_release(&p->cfg);
 }

@@ -152,6 +152,7 @@ struct pool {
 	struct client *clients; /* every client, newest first */
 	struct client *client;  /* the run's client */
 	int sigfd, sig_watch;
+	int err_watch; /* stderr, while messages wait for it */
 	bool signals_set; /* the signal mask and dispositions were changed */
 	int guard_fd;     /* to the guard process; -1 when there is none */
 	pid_t guard_pid;

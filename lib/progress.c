@@ -58,9 +58,12 @@ static void render(struct progress *pr, double now)
 	size_t max = pr->width > 2 ? pr->width - 1 + 5 : 80;
 	if (b.len > max)
 		b.len = max;
-	(void)write_all(2, b.p, b.len);
+	/* Not past messages still waiting for stderr. */
+	if (!log_pending()) {
+		(void)write_all(2, b.p, b.len);
+		pr->drawn = true;
+	}
 	buf_release(&b);
-	pr->drawn = true;
 }
 
 static void redraw(void *ctx)
