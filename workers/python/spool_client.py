@@ -64,9 +64,9 @@ MAP_BURST_S = 0.001
 # ended; a process that closed its stdout and lives on is not waited for.
 EXIT_STATUS_WAIT = 2.0
 
-# ensure_ascii: a task's lone surrogates ("\ud800") stay valid UTF-8 as
-# escapes; allow_nan=False: NaN is not JSON, and spool would refuse the line.
-_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+# allow_nan=False: NaN is not JSON, and spool would refuse the line.
+_dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False,
+                          ensure_ascii=False).encode
 
 _raw_decode = json.JSONDecoder().raw_decode
 
@@ -192,8 +192,20 @@ class PoolClosedError(SpoolError, RuntimeError):
         return (type(self), (self.message,))
 
 
+def _json_bytes(value, what):
+    """The UTF-8 JSON text of a value to send, or ValueError/TypeError
+    before anything is sent: spool could only answer a line it cannot
+    read with an error that names no request, and the call would hang."""
+    try:
+        return _dumps(value).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A str with a lone surrogate ("\ud800"): no UTF-8 for it.
+        raise ValueError("spool_client: the %s is not valid Unicode text: "
+                         "%s" % (what, exc)) from None
+
+
 def _task_params(task):
-    params = "[" + _dumps(task) + "]"
+    params = b"[" + _json_bytes(task, "task") + b"]"
     if len(params) > MAX_LINE - 64:
         raise ValueError("spool_client: the task is %d bytes of JSON; "
                          "spool takes lines up to 64 MiB" % len(params))
@@ -285,9 +297,15 @@ class _Conn:
 
     def call(self, method, params, make_error, closing_ok=False):
         """Send a request; return the Future of its answer.  params is
-        the params' JSON text, or None for none."""
+        the params' JSON text in UTF-8, or None for none."""
         fut, line = self.prepare(method, params, make_error, closing_ok)
-        self.send(line)
+        try:
+            self.send(line)
+        except BaseException:
+            # Interrupted before it was sent: nothing will answer it, and
+            # a close() draining the connection must not wait for it.
+            self.forget(fut)
+            raise
         return fut
 
     def prepare(self, method, params, make_error, closing_ok=False):
@@ -301,29 +319,31 @@ class _Conn:
             self.pending[msg_id] = (fut, make_error)
         fut.spool_id = msg_id
         if params is None:
-            line = '{"jsonrpc":"2.0","id":%d,"method":"%s"}\n' % (
+            return fut, b'{"jsonrpc":"2.0","id":%d,"method":"%s"}\n' % (
                 msg_id, method)
-        else:
-            line = '{"jsonrpc":"2.0","id":%d,"method":"%s","params":%s}\n' % (
-                msg_id, method, params)
-        return fut, line.encode("ascii")
+        return fut, (b'{"jsonrpc":"2.0","id":%d,"method":"%s","params":%s}\n'
+                     % (msg_id, method, params))
 
     def send(self, data):
-        try:
-            with self.wlock:
+        with self.wlock:
+            try:
                 self.write(data)
-        except OSError:
+            except OSError:
+                failed = True
+            except BaseException:
+                # Interrupted (KeyboardInterrupt) with part of a line
+                # perhaps written: what follows would be read as garbage.
+                self.lose("a request to %s was cut short; the connection "
+                          "cannot be used any more" % self.describe)
+                raise
+            else:
+                failed = False
+        if failed:
             # spool went away: the reader sees the end of its output and
             # fails every pending call, this one too, saying how it ended.
             if threading.current_thread() is not self.reader:
                 self.reader.join(EXIT_STATUS_WAIT + 1.0)
             self.lose("%s stopped reading requests" % self.describe)
-        except BaseException:
-            # Interrupted (KeyboardInterrupt) with part of a line perhaps
-            # written: what follows would be read as garbage.
-            self.lose("a request to %s was cut short; the connection "
-                      "cannot be used any more" % self.describe)
-            raise
 
     def forget(self, fut):
         """Drop a call nobody waits for any more; its answer, if it comes,
@@ -504,7 +524,10 @@ class Pool:
     of a pool config, spool-config(5)).  With ``cmd``, the pool starts with
     ``replicas`` workers of that command speaking ``protocol`` ("spool" or
     "lines"); with the default 0 it starts empty and each ``spawn()`` adds
-    one.  The worker runs in the current directory.
+    one.  The worker runs in the current directory.  ``cmd`` is a config's
+    cmd: {worker}, {replica} and {name} in it become each worker's own
+    (spool-config(5)), as in ``cmd=["python3", "w.py", "--gpu",
+    "{replica}"]``.
 
     ``queue_size`` (-q) is the most tasks spool holds unanswered; further
     sends wait.  Other options become flags of ``spool serve``: retries
@@ -614,7 +637,7 @@ class Pool:
 
     def _handshake(self):
         try:
-            fut = self._conn.call("spawn", None, _spawn_error)
+            fut = self._conn.call(b"spawn", None, _spawn_error)
             self.spawn_results = fut.result()
         except BaseException:
             self._teardown()
@@ -644,7 +667,7 @@ class Pool:
 
         Done-callbacks run on the pool's reader thread: keep them short
         and never wait on the pool there."""
-        return self._conn.call("execute", _task_params(task), _task_error)
+        return self._conn.call(b"execute", _task_params(task), _task_error)
 
     def execute(self, task, timeout=None):
         """Run a task and return its result; thread-safe.  Raises TaskError
@@ -703,7 +726,8 @@ class Pool:
                         except StopIteration:
                             more = False
                             break
-                        fut, line = conn.prepare("execute", _task_params(task),
+                        params = _task_params(task)
+                        fut, line = conn.prepare(b"execute", params,
                                                  _task_error)
                         outstanding.append(fut)
                         batch.append(line)
@@ -745,14 +769,14 @@ class Pool:
         Returns {"worker": LABEL, "result": SPAWN_RESULT}; raises
         SpawnError."""
         self._not_from_reader("add_worker")
-        return self._conn.call("add_worker", _dumps(spec),
-                               _spawn_error).result()
+        params = _json_bytes(spec, "worker spec")
+        return self._conn.call(b"add_worker", params, _spawn_error).result()
 
     def stats(self):
         """The run's statistics so far, as ``spool --stats=FILE`` writes
         them: tasks, wall_s, tasks_per_s, latency_s, cpu_s, workers."""
         self._not_from_reader("stats")
-        return self._conn.call("stats", None, _spool_error).result()
+        return self._conn.call(b"stats", None, _spool_error).result()
 
     def close(self, timeout=None):
         """Drain and close: no new calls; the tasks sent are answered; a
@@ -785,7 +809,7 @@ class Pool:
         if self._proc is None:
             return conn.wait_idle(_left(deadline))
         try:
-            fut = conn.call("shutdown", None, _spool_error, closing_ok=True)
+            fut = conn.call(b"shutdown", None, _spool_error, closing_ok=True)
         except ConnectionLostError:
             return True  # already gone: nothing to drain
         try:
