@@ -196,6 +196,11 @@ class TestPool(Base):
         with self.assertRaises(ValueError):
             pool.execute(float("nan"))
         with self.assertRaises(ValueError) as cm:
+            pool.execute({"text": "half a pair: \ud83d"})
+        self.assertIn("not valid Unicode", str(cm.exception))
+        self.assertEqual(pool.execute({"text": "\u00e9\U0001f600"}),
+                         {"text": "\u00e9\U0001f600"})
+        with self.assertRaises(ValueError) as cm:
             pool.execute("x" * (64 << 20))
         self.assertIn("64 MiB", str(cm.exception))
         self.assertEqual(pool.execute({"x": 5}), {"x": 5, "sq": 25})
@@ -246,6 +251,18 @@ class TestConcurrency(Base):
             t.join(TIMEOUT)
         self.assertFalse(any(t.is_alive() for t in threads))
         self.assertEqual(errors, [])
+
+    def test_backpressure(self):
+        # Far more than a pipe holds, while spool takes 4 at a time: sends
+        # wait for room while the reader keeps taking answers.
+        pool = self.pool(queue_size=4)
+        pad = "p" * 4000
+        futs = [pool.submit({"x": n, "pad": pad, "sleep": 0.001})
+                for n in range(300)]
+        for n, fut in enumerate(futs):
+            self.assertEqual(fut.result(TIMEOUT), {"x": n, "sq": n * n})
+        got = pool.map(({"x": n, "pad": pad} for n in range(300)), window=64)
+        self.assertEqual([r["x"] for r in got], list(range(300)))
 
     def test_futures_complete_out_of_order(self):
         pool = self.pool()
