@@ -684,7 +684,11 @@ class Pool:
 
     async def async_execute(self, task):
         """Run a task from a coroutine: ``await pool.async_execute(t)``.
-        Cancelling the await drops the answer (the task still runs)."""
+        Cancelling the await drops the answer (the task still runs).
+
+        The task is sent from the event loop's thread, which waits while
+        spool's queue is full: keep queue_size above the number of tasks
+        awaited at once (or bound them with an asyncio.Semaphore)."""
         return await asyncio.wrap_future(self.submit(task))
 
     def map(self, tasks, *, window=None):
