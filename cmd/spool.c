@@ -14,8 +14,10 @@
 
 static const char usage_main[] =
 	"usage: spool run   (-w POOL.json | -c COMMAND) [options] [FILE...]\n"
+	"       spool serve (-w POOL.json | -c COMMAND) [--listen PATH] "
+	"[options]\n"
 	"       spool check (-w POOL.json | -c COMMAND) [options]\n"
-	"       spool --help | --version | help [run|check]\n"
+	"       spool --help | --version | help [run|serve|check]\n"
 	"\n"
 	"spool runs a pool of long-lived worker processes and streams\n"
 	"newline-delimited JSON tasks through them: each worker is started "
@@ -24,6 +26,8 @@ static const char usage_main[] =
 	"\n"
 	"Commands:\n"
 	"  run     run the tasks in FILEs (or stdin) through the pool\n"
+	"  serve   the pool as a service: JSON-RPC on stdin/stdout or a "
+	"socket\n"
 	"  check   spawn every worker, print its spawn result, shut down\n"
 	"\n"
 	"Examples:\n"
@@ -108,6 +112,54 @@ static const char usage_run[] =
 	"SIGTERM);\n"
 	"141 stdout closed.\n";
 
+static const char usage_serve[] =
+	"usage: spool serve (-w POOL.json | -c COMMAND) [--listen PATH] "
+	"[options]\n"
+	"\n"
+	"Runs the pool as a service: clients send JSON-RPC 2.0 requests, one "
+	"a line\n"
+	"(spawn, execute [TASK], add_worker SPEC, stats, shutdown) and get "
+	"the\n"
+	"answers by id as tasks complete (see spool-protocol(7)).  Without "
+	"--listen,\n"
+	"one client talks on stdin/stdout: a spool serve is then itself a "
+	"worker\n"
+	"of the spool protocol.\n"
+	"\n"
+	"  -w, --workers FILE     pool config (see spool-config(5)); "
+	"\"replicas\": 0\n"
+	"                         makes a spec a template for add_worker\n"
+	"  -c, --cmd COMMAND      one worker spec: /bin/sh -c COMMAND, as "
+	"typed\n"
+	"  -j, --jobs N           workers for -c; with -w, the replicas of its "
+	"only spec\n"
+	"  -p, --protocol P       the -c worker's protocol: lines (default) or "
+	"spool\n"
+	"      --buffered         the -c worker buffers its output\n"
+	"      --listen PATH      serve any number of clients on a Unix "
+	"socket (mode\n"
+	"                         0600); a stale socket is replaced, a live "
+	"one refused\n"
+	"  -q, --queue-size N     most tasks accepted and not yet answered, "
+	"across\n"
+	"                         clients (default 1024); clients wait while "
+	"it is full\n"
+	"      --inflight N|auto  most tasks in flight per worker (default "
+	"auto)\n"
+	"  -r, --retries N        extra attempts for a task whose worker died "
+	"(default 2)\n"
+	"  -t, --timeout SECS     per-task time limit (default none)\n"
+	"      --stats[=FILE]     summary on stderr at exit; with =FILE, also "
+	"as JSON\n"
+	"      --dry-run          print each worker's command; start nothing\n"
+	"  -v, --verbose          a line per worker and client event\n"
+	"      --quiet            only errors on stderr\n"
+	"  -h, --help             this help\n"
+	"\n"
+	"Exit status: 0 after shutdown (or the end of stdin); 2 usage or "
+	"config\n"
+	"error; 129/130/143 interrupted (SIGHUP/SIGINT/SIGTERM).\n";
+
 static const char usage_check[] =
 	"usage: spool check (-w POOL.json | -c COMMAND) [options]\n"
 	"\n"
@@ -148,10 +200,12 @@ enum {
 	OPT_BUFFERED,
 	OPT_DRY_RUN,
 	OPT_ORDER_BUFFER,
+	OPT_LISTEN,
 };
 
 /* Which command takes an option. */
-enum { IN_RUN = 1, IN_CHECK = 2 };
+enum { IN_RUN = 1, IN_CHECK = 2, IN_SERVE = 4 };
+#define IN_ALL (IN_RUN | IN_CHECK | IN_SERVE)
 
 struct opt {
 	struct option o;
@@ -159,18 +213,20 @@ struct opt {
 };
 
 static const struct opt all_opts[] = {
-	{{"workers", required_argument, NULL, 'w'}, IN_RUN | IN_CHECK},
-	{{"cmd", required_argument, NULL, 'c'}, IN_RUN | IN_CHECK},
-	{{"jobs", required_argument, NULL, 'j'}, IN_RUN | IN_CHECK},
-	{{"protocol", required_argument, NULL, 'p'}, IN_RUN | IN_CHECK},
-	{{"buffered", no_argument, NULL, OPT_BUFFERED}, IN_RUN | IN_CHECK},
-	{{"dry-run", no_argument, NULL, OPT_DRY_RUN}, IN_RUN},
+	{{"workers", required_argument, NULL, 'w'}, IN_ALL},
+	{{"cmd", required_argument, NULL, 'c'}, IN_ALL},
+	{{"jobs", required_argument, NULL, 'j'}, IN_ALL},
+	{{"protocol", required_argument, NULL, 'p'}, IN_ALL},
+	{{"buffered", no_argument, NULL, OPT_BUFFERED}, IN_ALL},
+	{{"dry-run", no_argument, NULL, OPT_DRY_RUN}, IN_RUN | IN_SERVE},
+	{{"listen", required_argument, NULL, OPT_LISTEN}, IN_SERVE},
 	{{"keep-order", no_argument, NULL, 'k'}, IN_RUN},
-	{{"queue-size", required_argument, NULL, 'q'}, IN_RUN},
+	{{"queue-size", required_argument, NULL, 'q'}, IN_RUN | IN_SERVE},
 	{{"order-buffer", required_argument, NULL, OPT_ORDER_BUFFER}, IN_RUN},
-	{{"inflight", required_argument, NULL, OPT_INFLIGHT}, IN_RUN},
-	{{"retries", required_argument, NULL, 'r'}, IN_RUN},
-	{{"timeout", required_argument, NULL, 't'}, IN_RUN},
+	{{"inflight", required_argument, NULL, OPT_INFLIGHT},
+	 IN_RUN | IN_SERVE},
+	{{"retries", required_argument, NULL, 'r'}, IN_RUN | IN_SERVE},
+	{{"timeout", required_argument, NULL, 't'}, IN_RUN | IN_SERVE},
 	{{"failed", required_argument, NULL, OPT_FAILED}, IN_RUN},
 	{{"tag", no_argument, NULL, OPT_TAG}, IN_RUN},
 	{{"raw", no_argument, NULL, OPT_RAW}, IN_RUN},
@@ -179,10 +235,10 @@ static const struct opt all_opts[] = {
 	{{"resume", no_argument, NULL, OPT_RESUME}, IN_RUN},
 	{{"progress", no_argument, NULL, OPT_PROGRESS}, IN_RUN},
 	{{"no-progress", no_argument, NULL, OPT_NO_PROGRESS}, IN_RUN},
-	{{"stats", optional_argument, NULL, OPT_STATS}, IN_RUN},
-	{{"verbose", no_argument, NULL, 'v'}, IN_RUN | IN_CHECK},
-	{{"quiet", no_argument, NULL, OPT_QUIET}, IN_RUN | IN_CHECK},
-	{{"help", no_argument, NULL, 'h'}, IN_RUN | IN_CHECK},
+	{{"stats", optional_argument, NULL, OPT_STATS}, IN_RUN | IN_SERVE},
+	{{"verbose", no_argument, NULL, 'v'}, IN_ALL},
+	{{"quiet", no_argument, NULL, OPT_QUIET}, IN_ALL},
+	{{"help", no_argument, NULL, 'h'}, IN_ALL},
 };
 
 static int usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -276,7 +332,9 @@ static int unknown_option(const char *cmd, int in, const char *arg)
 
 static int cmd_main(int argc, char **argv, int in)
 {
-	const char *cmd = in == IN_CHECK ? "check" : "run";
+	const char *cmd = in == IN_CHECK   ? "check"
+			  : in == IN_SERVE ? "serve"
+					   : "run";
 	struct option longopts[ARRAY_SIZE(all_opts) + 1];
 	size_t nl = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(all_opts); i++)
@@ -294,8 +352,9 @@ static int cmd_main(int argc, char **argv, int in)
 	opterr = 0;
 	/* Options may come after the FILEs, as with GNU tools; "--" ends
 	 * them. */
-	const char *shortopts =
-		in == IN_CHECK ? ":w:c:j:p:vh" : ":w:c:j:p:kq:r:t:vh";
+	const char *shortopts = in == IN_CHECK	 ? ":w:c:j:p:vh"
+				: in == IN_SERVE ? ":w:c:j:p:q:r:t:vh"
+						 : ":w:c:j:p:kq:r:t:vh";
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
@@ -326,6 +385,12 @@ static int cmd_main(int argc, char **argv, int in)
 			break;
 		case OPT_DRY_RUN:
 			o.dry_run = true;
+			break;
+		case OPT_LISTEN:
+			if (!*optarg)
+				return usage_error(cmd,
+						   "--listen: the path is empty");
+			o.listen_path = optarg;
 			break;
 		case 'k':
 			o.keep_order = 1;
@@ -414,8 +479,9 @@ static int cmd_main(int argc, char **argv, int in)
 			quiet = true;
 			break;
 		case 'h':
-			return print_help(in == IN_CHECK ? usage_check
-							 : usage_run);
+			return print_help(in == IN_CHECK   ? usage_check
+					  : in == IN_SERVE ? usage_serve
+							   : usage_run);
 		case ':':
 			/* Name the option as it was typed. */
 			if (strncmp(argv[optind - 1], "--", 2) == 0)
@@ -455,12 +521,15 @@ static int cmd_main(int argc, char **argv, int in)
 		return usage_error(cmd,
 				   "--resume needs --joblog FILE (the log of "
 				   "the run to resume)");
-	if (in == IN_CHECK) {
-		if (optind < argc)
-			return usage_error(cmd, "unexpected argument \"%s\"",
-					   argv[optind]);
+	if (in != IN_RUN && optind < argc)
+		return usage_error(cmd, "unexpected argument \"%s\"%s",
+				   argv[optind],
+				   in == IN_SERVE ? " (tasks come from clients)"
+						  : "");
+	if (in == IN_CHECK)
 		return spool_check(&o);
-	}
+	if (in == IN_SERVE)
+		return o.dry_run ? spool_dry_run(&o) : spool_serve(&o);
 	/* "--stats out.json": a stats file named with a space is read as an
 	 * input; when no such file exists, say what was meant. */
 	struct stat st;
@@ -516,17 +585,22 @@ int main(int argc, char **argv)
 			return print_help(usage_run);
 		if (strcmp(argv[2], "check") == 0)
 			return print_help(usage_check);
+		if (strcmp(argv[2], "serve") == 0)
+			return print_help(usage_serve);
 		return usage_error(NULL,
-				   "no help for \"%s\" (commands: run, check)",
+				   "no help for \"%s\" (commands: run, serve, "
+				   "check)",
 				   argv[2]);
 	}
 	int in = strcmp(sub, "run") == 0     ? IN_RUN
+		 : strcmp(sub, "serve") == 0 ? IN_SERVE
 		 : strcmp(sub, "check") == 0 ? IN_CHECK
 					     : 0;
 	if (!in)
-		return usage_error(
-			NULL, "unknown command \"%s\" (commands: run, check)",
-			sub);
+		return usage_error(NULL,
+				   "unknown command \"%s\" (commands: run, "
+				   "serve, check)",
+				   sub);
 	/* Results that cannot be written are never counted as done: a
 	 * closed stdout is refused, as `cat >&-` does. */
 	if (!out_open) {

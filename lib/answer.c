@@ -154,6 +154,8 @@ void worker_ready(struct pool *p, struct worker *w, char *result)
 	w->up = true;
 	pool_touch(p, w);
 	p->eof_dirty = true;
+	if (p->on_worker)
+		p->on_worker(p->hook_ctx, w, true, NULL);
 	w->spawn_s = p->now - w->spawned_at;
 	free(w->spawn_result);
 	w->spawn_result = result;
@@ -291,7 +293,8 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 	buf_addf(&b, "error from %s: ", w->label);
 	proto_error_text(&a, &b);
 	buf_addc(&b, '\0');
-	task_fail(p, slot, b.p, FAIL_SAY);
+	struct fail_info info = {FR_ERROR, &a};
+	task_fail_info(p, slot, b.p, FAIL_SAY, &info);
 	buf_reset(&b);
 	proto_error_detail(&a, &b);
 	if (b.len) {
@@ -313,7 +316,8 @@ static void answer_too_long(struct pool *p, struct worker *w, size_t n)
 		return;
 	}
 	w->done++;
-	task_fail(p, take_oldest(p, w), "answer longer than 64 MiB", FAIL_SAY);
+	task_fail(p, take_oldest(p, w), "answer longer than 64 MiB", FAIL_SAY,
+		  FR_ERROR);
 }
 
 void worker_lines(struct pool *p, struct worker *w)
@@ -381,6 +385,16 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	(void)fd;
 	(void)revents;
 	pool_touch(p, w);
+	if (p->answers_held && w->fd_out >= 0) {
+		/* Its answers wait in its pipe until the output drains: the
+		 * memory bound holds with a slow reader. */
+		loop_set(&p->loop, w->w_out, 0);
+		if (!w->read_held) {
+			w->read_held = true;
+			vec_push(&p->held_readers, w);
+		}
+		return;
+	}
 	for (int round = 0; round < 8 && w->fd_out >= 0; round++) {
 		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
 		if (r < 0 && errno == EAGAIN)

@@ -38,16 +38,25 @@ void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 	t->owner->ops->ok(t->owner, slot, res, n, is_json);
 }
 
-void task_fail(struct pool *p, uint32_t slot, const char *why,
-	       enum fail_kind kind)
+void task_fail_info(struct pool *p, uint32_t slot, const char *why,
+		    enum fail_kind kind, const struct fail_info *info)
 {
 	struct task *t = pool_task(p, slot);
 	if (t->worker >= 0 && kind != FAIL_NOT_STARTED)
 		p->w[t->worker]->st_failed++;
+	if (info->reason == FR_DIED || info->reason == FR_NO_WORKERS)
+		p->n_lost_to_deaths++;
 	t->state = T_DONE;
 	if (p->recording)
 		task_measure(p, t);
-	t->owner->ops->fail(t->owner, slot, why, kind);
+	t->owner->ops->fail(t->owner, slot, why, kind, info);
+}
+
+void task_fail(struct pool *p, uint32_t slot, const char *why,
+	       enum fail_kind kind, enum fail_reason reason)
+{
+	struct fail_info info = {reason, NULL};
+	task_fail_info(p, slot, why, kind, &info);
 }
 
 /* A task sent to a worker that ended before answering it, charged with
@@ -67,7 +76,8 @@ static bool task_charge(struct pool *p, uint32_t slot, const char *why)
 				 t->attempts, why);
 		else
 			buf_addf(&msg, "failed: %s", why);
-		task_fail(p, slot, msg.p, FAIL_SAY);
+		task_fail(p, slot, msg.p, FAIL_SAY,
+			  p->stop == STOP_SIGNAL ? FR_INTERRUPTED : FR_DIED);
 		buf_release(&msg);
 		return true;
 	}
@@ -173,12 +183,13 @@ void fail_inflight(struct pool *p, struct worker *w, const char *why,
 		inflight_remove(p, w, slot);
 		if (count_interrupted)
 			p->n_interrupted++;
-		task_fail(p, slot, why, FAIL_QUIET);
+		task_fail(p, slot, why, FAIL_QUIET,
+			  count_interrupted ? FR_INTERRUPTED : FR_OUTPUT);
 	}
 }
 
 void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
-		 uint64_t *counter)
+		 enum fail_reason reason, uint64_t *counter)
 {
 	uint32_t slot;
 	while ((slot = pool_unqueue(p)) != IDQ_HOLE) {
@@ -187,7 +198,7 @@ void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
 		char *msg = xasprintf(why, tried ? "run again" : "started");
 		if (counter)
 			(*counter)++;
-		task_fail(p, slot, msg, kind);
+		task_fail(p, slot, msg, kind, reason);
 		free(msg);
 	}
 }

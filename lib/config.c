@@ -484,7 +484,7 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	}
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "replicas")) &&
-	    (r = get_long(c, PLACE("replicas"), v, 1, REPLICAS_MAX,
+	    (r = get_long(c, PLACE("replicas"), v, 0, REPLICAS_MAX,
 			  &w->replicas)))
 		goto out;
 
@@ -572,6 +572,7 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 	struct ctx c = {label, dir, err, text, len, NULL};
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->label = xstrdup(label);
+	cfg->dir = xstrdup(dir ? dir : ".");
 	cfg->order = -1;
 	cfg->retries = -1;
 
@@ -740,6 +741,7 @@ void config_from_command(struct pool_config *cfg, const char *command,
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->label = xstrdup("--cmd");
+	cfg->dir = xstrdup(".");
 	cfg->order = -1;
 	cfg->retries = -1;
 	cfg->nspecs = 1;
@@ -770,25 +772,145 @@ void config_from_command(struct pool_config *cfg, const char *command,
 	w->inflight = 0; /* auto */
 }
 
+void config_spec_release(struct worker_spec *w)
+{
+	free(w->name);
+	for (size_t k = 0; w->cmd && k < w->ncmd; k++)
+		free(w->cmd[k]);
+	free(w->cmd);
+	free(w->spawn_json);
+	for (size_t k = 0; k < w->nenv; k++) {
+		free(w->env[k].key);
+		free(w->env[k].val);
+	}
+	free(w->env);
+	free(w->cwd);
+	memset(w, 0, sizeof(*w));
+}
+
 void config_release(struct pool_config *cfg)
 {
-	for (size_t i = 0; i < cfg->nspecs; i++) {
-		struct worker_spec *w = &cfg->specs[i];
-		free(w->name);
-		for (size_t k = 0; w->cmd && k < w->ncmd; k++)
-			free(w->cmd[k]);
-		free(w->cmd);
-		free(w->spawn_json);
-		for (size_t k = 0; k < w->nenv; k++) {
-			free(w->env[k].key);
-			free(w->env[k].val);
-		}
-		free(w->env);
-		free(w->cwd);
-	}
+	for (size_t i = 0; i < cfg->nspecs; i++)
+		config_spec_release(&cfg->specs[i]);
 	free(cfg->specs);
 	free(cfg->label);
+	free(cfg->dir);
 	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* A spec as a JSON object (without replicas), for add_worker's template. */
+static void spec_json(const struct worker_spec *w, struct buf *b)
+{
+	buf_adds(b, "{\"name\":");
+	buf_add_json_string(b, w->name, strlen(w->name));
+	buf_adds(b, ",\"cmd\":[");
+	for (size_t i = 0; i < w->ncmd; i++) {
+		if (i)
+			buf_addc(b, ',');
+		buf_add_json_string(b, w->cmd[i], strlen(w->cmd[i]));
+	}
+	buf_addf(b, "],\"protocol\":\"%s\",\"spawn\":%s",
+		 w->protocol == PROTO_SPOOL ? "spool" : "lines", w->spawn_json);
+	if (w->nenv) {
+		buf_adds(b, ",\"env\":{");
+		for (size_t i = 0; i < w->nenv; i++) {
+			if (i)
+				buf_addc(b, ',');
+			buf_add_json_string(b, w->env[i].key,
+					    strlen(w->env[i].key));
+			buf_addc(b, ':');
+			buf_add_json_string(b, w->env[i].val,
+					    strlen(w->env[i].val));
+		}
+		buf_addc(b, '}');
+	}
+	if (w->cwd) {
+		buf_adds(b, ",\"cwd\":");
+		buf_add_json_string(b, w->cwd, strlen(w->cwd));
+	}
+	if (w->inflight)
+		buf_addf(b, ",\"inflight\":%ld", w->inflight);
+	buf_addf(b, ",\"timeout\":%.17g,\"startup_timeout\":%.17g",
+		 w->timeout, w->startup_timeout);
+	buf_addf(b, ",\"max_tasks\":%ld", w->max_tasks);
+	if (w->protocol == PROTO_LINES) {
+		buf_addf(b, ",\"ready\":\"%s\"",
+			 w->ready == READY_LINE ? "line" : "start");
+		buf_addf(b, ",\"buffered\":%s", w->buffered ? "true" : "false");
+	}
+	buf_addc(b, '}');
+}
+
+/* Merging add_worker's keys over the template, as text. */
+struct merge {
+	struct buf *out;
+	const char *over; /* the new keys' object */
+	size_t n;
+	bool first;
+};
+
+static void merge_member(void *ctx, struct span key, struct span val)
+{
+	struct merge *m = ctx;
+	if (m->over) {
+		char k[64];
+		struct span dummy;
+		if (key.n < sizeof(k)) {
+			memcpy(k, key.p, key.n);
+			k[key.n] = '\0';
+			if (json_member(m->over, m->n, k, &dummy))
+				return; /* the new value wins */
+		}
+	}
+	if (!m->first)
+		buf_addc(m->out, ',');
+	m->first = false;
+	buf_addc(m->out, '"');
+	buf_add(m->out, key.p, key.n);
+	buf_adds(m->out, "\":");
+	buf_add(m->out, val.p, val.n);
+}
+
+int config_spec_from_json(const struct pool_config *cfg,
+			  const struct worker_spec *tmpl, const char *json,
+			  size_t n, struct worker_spec *out, struct buf *err)
+{
+	struct buf text = BUF_INIT, t = BUF_INIT;
+	buf_adds(&text, "{\"workers\":[{");
+	struct merge m = {&text, NULL, 0, true};
+	const char *why = json_object_each(json, n, merge_member, &m);
+	if (why) {
+		buf_reset(err);
+		buf_addf(err, "params: %s", why);
+		buf_release(&text);
+		return -1;
+	}
+	bool own_cmd = false;
+	struct span dummy;
+	if (json_member(json, n, "cmd", &dummy))
+		own_cmd = true;
+	if (tmpl) {
+		spec_json(tmpl, &t);
+		m.over = json;
+		m.n = n;
+		(void)json_object_each(t.p, t.len, merge_member, &m);
+	}
+	buf_adds(&text, "}]}");
+	struct pool_config one;
+	int r = config_parse(&one, text.p, text.len, "add_worker",
+			     cfg->dir ? cfg->dir : ".", err);
+	buf_release(&text);
+	buf_release(&t);
+	if (r != 0)
+		return -1;
+	*out = one.specs[0];
+	memset(&one.specs[0], 0, sizeof(one.specs[0]));
+	config_release(&one);
+	/* A -c template's command is used as typed. */
+	if (tmpl && tmpl->literal && !own_cmd)
+		out->literal = true;
+	out->replicas = 1;
+	return 0;
 }
 
 char *config_expand(const char *s, long worker, long replica, const char *name)

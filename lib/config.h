@@ -35,6 +35,7 @@ struct worker_spec {
 
 struct pool_config {
 	char *label; /* the config path as given, for messages */
+	char *dir;   /* where relative paths are resolved */
 	struct worker_spec *specs;
 	size_t nspecs;
 	int order;         /* -1 unset, 0 completion, 1 input */
@@ -57,6 +58,15 @@ void config_from_command(struct pool_config *cfg, const char *command,
 			 long jobs);
 
 void config_release(struct pool_config *cfg);
+
+/* One more spec: the object json (keys as in a config's spec), over the
+ * template tmpl when there is one (its keys stand unless json sets them;
+ * then "cmd" is optional).  Paths resolve as in cfg.  On error returns -1
+ * with the message in err. */
+int config_spec_from_json(const struct pool_config *cfg,
+			  const struct worker_spec *tmpl, const char *json,
+			  size_t n, struct worker_spec *out, struct buf *err);
+void config_spec_release(struct worker_spec *w);
 
 /* Replace {worker}, {replica} and {name} in s. */
 char *config_expand(const char *s, long worker, long replica, const char *name);

@@ -145,6 +145,17 @@ static uint32_t next_task(struct pool *p)
 	return IDQ_HOLE;
 }
 
+void pool_unqueued(struct pool *p, uint32_t slot)
+{
+	(void)slot;
+	p->nqueued--;
+}
+
+void pool_forget_client(struct pool *p, struct client *c)
+{
+	ring_remove(p, c);
+}
+
 uint32_t pool_unqueue(struct pool *p)
 {
 	if (p->suspects.len)

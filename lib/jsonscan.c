@@ -509,6 +509,20 @@ static void find_member_cb(void *ctx, struct span key, struct span val)
 	}
 }
 
+const char *json_object_each(const char *s, size_t n,
+			     void (*member)(void *ctx, struct span key,
+					    struct span val),
+			     void *ctx)
+{
+	size_t end;
+	const char *why = scan_object(s, n, skip_ws(s, n, 0), &end, member, ctx);
+	if (why)
+		return why;
+	if (skip_ws(s, n, end) != n)
+		return "invalid JSON (data after the object)";
+	return NULL;
+}
+
 bool json_member(const char *s, size_t n, const char *key, struct span *out)
 {
 	struct find_member f = {key, {NULL, 0}, false};

@@ -42,6 +42,13 @@ void json_string_decode(const char *s, size_t n, struct buf *out);
  * or the idx-th element of the array s.  Keys are compared as written
  * (a key spelled with escapes does not match). */
 bool json_member(const char *s, size_t n, const char *key, struct span *out);
+/* Scan s[0..n) as one JSON object (whitespace around it allowed), calling
+ * member() for each key (without its quotes, escapes left as written) and
+ * value.  Returns NULL, or why it is not a valid JSON object. */
+const char *json_object_each(const char *s, size_t n,
+			     void (*member)(void *ctx, struct span key,
+					    struct span val),
+			     void *ctx);
 bool json_element(const char *s, size_t n, size_t idx, struct span *out);
 
 /* A decoded JSON-RPC 2.0 response line. */

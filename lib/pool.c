@@ -10,6 +10,7 @@
 #include "log.h"
 #include "remote.h"
 #include "runner.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,7 @@ void client_init(struct client *c, struct pool *p, const struct client_ops *ops)
 void client_release(struct client *c)
 {
 	struct pool *p = c->pool;
+	pool_forget_client(p, c);
 	for (struct client **pc = &p->clients; *pc; pc = &(*pc)->next)
 		if (*pc == c) {
 			*pc = c->next;
@@ -88,6 +90,22 @@ void pool_submit(struct pool *p, uint32_t slot)
 void pool_task_release(struct pool *p, uint32_t slot)
 {
 	task_free(&p->ts, slot);
+}
+
+void pool_hold_answers(struct pool *p, bool hold)
+{
+	if (hold == p->answers_held)
+		return;
+	p->answers_held = hold;
+	if (hold)
+		return;
+	for (size_t i = 0; i < p->held_readers.n; i++) {
+		struct worker *w = p->held_readers.v[i];
+		w->read_held = false;
+		if (w->w_out >= 0 && !w->read_at)
+			loop_set(&p->loop, w->w_out, POLLIN);
+	}
+	p->held_readers.n = 0;
 }
 
 void pool_stop(struct pool *p, enum stop_reason why)
@@ -490,7 +508,9 @@ static void pool_step(struct pool *p)
 			    p->stop == STOP_PIPE
 				    ? "stdout closed"
 				    : "not %s: stdout could not be written",
-			    FAIL_NOT_STARTED, NULL);
+			    FAIL_NOT_STARTED,
+			    p->stop == STOP_PIPE ? FR_OUTPUT : FR_NOT_STARTED,
+			    NULL);
 		p->phase = PH_DRAIN;
 		if (p->ts.used == 0)
 			pool_begin_shutdown(p);
@@ -516,7 +536,8 @@ static void pool_step(struct pool *p)
 		else if (p->stop == STOP_CHANGED)
 			why = "not %s: the input changed since the joblog";
 		if (why)
-			fail_queued(p, why, FAIL_NOT_STARTED, NULL);
+			fail_queued(p, why, FAIL_NOT_STARTED, FR_NOT_STARTED,
+				    NULL);
 		if (p->ts.used == 0)
 			pool_begin_shutdown(p);
 	}
@@ -610,6 +631,29 @@ static void pool_make_workers(struct pool *p)
 			k++;
 		}
 	}
+}
+
+struct worker *pool_add_worker(struct pool *p, struct worker_spec *spec)
+{
+	size_t nspecs = p->cfg.nspecs + p->nextra;
+	p->extra = xrealloc(p->extra, (p->nextra + 1) * sizeof(*p->extra));
+	p->extra[p->nextra++] = spec;
+	p->specs = xrealloc(p->specs, (nspecs + 1) * sizeof(*p->specs));
+	memset(&p->specs[nspecs], 0, sizeof(p->specs[nspecs]));
+	int same = 0;
+	for (size_t j = 0; j < p->nw; j++)
+		if (strcmp(p->w[j]->spec->name, spec->name) == 0)
+			same++;
+	char *label = xasprintf("%s#%d", spec->name, same);
+	struct worker *w = xcalloc(1, sizeof(*w));
+	worker_init(w, p, &p->loop, (int)p->nw, 0, (int)nspecs, spec, label);
+	free(label);
+	w->one_shot = true;
+	p->w = xrealloc(p->w, (p->nw + 1) * sizeof(*p->w));
+	p->w[p->nw++] = w;
+	p->no_workers = false;
+	spawn_worker(p, w);
+	return w;
 }
 
 /* Thousands of workers need thousands of descriptors: take what the
@@ -733,6 +777,11 @@ static void pool_teardown(struct pool *p)
 	}
 	free(p->w);
 	free(p->specs);
+	for (size_t i = 0; i < p->nextra; i++) {
+		config_spec_release(p->extra[i]);
+		free(p->extra[i]);
+	}
+	free(p->extra);
 	guard_stop(p);
 	task_store_release(&p->ts);
 	idq_release(&p->suspects);
@@ -741,6 +790,7 @@ static void pool_teardown(struct pool *p)
 	free(p->dirty_time.v);
 	free(p->dirty_room.v);
 	free(p->flushq.v);
+	free(p->held_readers.v);
 	free(p->room);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);
@@ -750,6 +800,14 @@ static void pool_teardown(struct pool *p)
 	log_restore(mono_now() + STDERR_GRACE);
 	loop_release(&p->loop);
 	config_release(&p->cfg);
+}
+
+static bool pool_any_proven(const struct pool *p)
+{
+	for (size_t i = 0; i < p->cfg.nspecs + p->nextra; i++)
+		if (p->specs[i].proven)
+			return true;
+	return false;
 }
 
 static int pool_exit_status(struct pool *p)
@@ -765,6 +823,10 @@ static int pool_exit_status(struct pool *p)
 	if (p->usage_error)
 		return SPOOL_EXIT_USAGE;
 	if (p->no_workers)
+		return SPOOL_EXIT_NOPOOL;
+	/* The pool never worked: no worker finished a task, and tasks
+	 * failed because workers died or could not start. */
+	if (p->n_lost_to_deaths && !pool_any_proven(p))
 		return SPOOL_EXIT_NOPOOL;
 	if (p->n_failed || p->n_not_started || p->failed_io || p->out_of_step)
 		return SPOOL_EXIT_FAILED;
@@ -896,6 +958,31 @@ int spool_dry_run(const struct spool_opts *o)
 	}
 	rc = write_all(1, b.p, b.len) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_FAILED;
 	buf_release(&b);
+	pool_teardown(&p);
+	return rc;
+}
+
+int spool_serve(const struct spool_opts *o)
+{
+	struct pool p;
+	struct serve_ctx sc = {NULL};
+	int rc = pool_setup(&p, o, false);
+	if (rc == 0)
+		rc = serve_setup(&sc, &p, o);
+	if (rc == 0)
+		rc = pool_start(&p);
+	if (rc == 0) {
+		spawn_all(&p);
+		pool_loop(&p);
+		serve_finish(&sc);
+		if (o->stats)
+			(void)stats_report(&p, &p.hist, o->stats_path, -1);
+		rc = p.signal == SIGINT	   ? SPOOL_EXIT_SIGINT
+		     : p.signal == SIGTERM ? SPOOL_EXIT_SIGTERM
+		     : p.signal == SIGHUP  ? SPOOL_EXIT_SIGHUP
+					   : SPOOL_EXIT_OK;
+	}
+	serve_release(&sc);
 	pool_teardown(&p);
 	return rc;
 }

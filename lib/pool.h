@@ -32,6 +32,23 @@ enum fail_kind {
 	FAIL_NOT_STARTED, /* never run (the run stopped): quiet too */
 };
 
+/* Why a task failed, for clients that report it structured (serve). */
+enum fail_reason {
+	FR_ERROR,       /* the worker answered with an error */
+	FR_DIED,        /* its workers died or timed out, attempts used up */
+	FR_INTERRUPTED, /* spool was signalled while it ran */
+	FR_NOT_STARTED, /* the run stopped before it started */
+	FR_NO_WORKERS,  /* no worker left to run it */
+	FR_OUTPUT,      /* its result could not be written */
+	FR_INPUT,       /* the task itself was not acceptable */
+};
+
+struct answer;
+struct fail_info {
+	enum fail_reason reason;
+	const struct answer *answer; /* FR_ERROR: the worker's error */
+};
+
 struct client;
 
 /* A list of workers (dirty sets, the flush queue). */
@@ -62,7 +79,7 @@ struct client_ops {
 	void (*ok)(struct client *c, uint32_t slot, const char *res, size_t n,
 		   bool is_json);
 	void (*fail)(struct client *c, uint32_t slot, const char *why,
-		     enum fail_kind kind);
+		     enum fail_kind kind, const struct fail_info *info);
 	/* Once per turn, before dispatch: submit what the window allows. */
 	void (*pump)(struct client *c);
 	/* At the end of a turn: write what is queued. */
@@ -140,8 +157,16 @@ struct pool {
 	struct worker **room; /* min-heap by (nflight, index) */
 	uint32_t nroom, room_cap;
 	bool eof_dirty; /* look for lines workers to close at EOF */
+	bool answers_held;        /* a client cannot take more results */
+	struct wvec held_readers; /* workers not read meanwhile */
 	size_t nlive;   /* workers with a process */
-	struct spec_state *specs;
+	struct spec_state *specs; /* per spec: the config's, then extra */
+	struct worker_spec **extra; /* specs added by add_worker */
+	size_t nextra;
+	/* Told when a worker comes up (why NULL) or fails to (serve). */
+	void (*on_worker)(void *ctx, struct worker *w, bool up,
+			  const char *why);
+	void *hook_ctx;
 	struct task_store ts;
 	uint64_t ids;        /* request ids handed out */
 	struct idmap byid;   /* in flight on workers that answer by id */
@@ -178,6 +203,9 @@ struct pool {
 
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
+	uint64_t n_lost_to_deaths; /* failed: workers died or none left */
+	bool serving; /* spool serve: clients come and go */
+	uint64_t n_clients, n_disconnected, n_discarded;
 	double now, t_start;
 	double wall0; /* wall clock minus monotonic clock, at start */
 
@@ -220,6 +248,9 @@ uint32_t pool_task_new(struct pool *p, struct client *c);
 void pool_submit(struct pool *p, uint32_t slot);
 /* The client is done with a finished task. */
 void pool_task_release(struct pool *p, uint32_t slot);
+/* A client's output is backed up: stop reading workers' answers (they
+ * wait in their pipes) until it catches up. */
+void pool_hold_answers(struct pool *p, bool hold);
 /* Room in the window for another task. */
 bool pool_has_room(const struct pool *p);
 /* Stop taking tasks (end of input, --strict, ...): drain. */
@@ -227,11 +258,17 @@ void pool_stop(struct pool *p, enum stop_reason why);
 /* "task tasks.ndjson:3", as its client names it, NUL-terminated. */
 void pool_describe(struct pool *p, uint32_t slot, struct buf *out);
 
+/* A worker of one more spec (the pool owns spec from now on), started
+ * at once; NULL when it cannot even be set up. */
+struct worker *pool_add_worker(struct pool *p, struct worker_spec *spec);
+
 /* complete.c */
 void task_ok(struct pool *p, struct worker *w, uint32_t slot, const char *res,
 	     size_t n, bool is_json);
 void task_fail(struct pool *p, uint32_t slot, const char *why,
-	       enum fail_kind kind);
+	       enum fail_kind kind, enum fail_reason reason);
+void task_fail_info(struct pool *p, uint32_t slot, const char *why,
+		    enum fail_kind kind, const struct fail_info *info);
 void requeue_inflight(struct pool *p, struct worker *w, const char *why);
 bool inflight_blamed(struct pool *p, const struct worker *w);
 void fail_inflight(struct pool *p, struct worker *w, const char *why,
@@ -239,7 +276,7 @@ void fail_inflight(struct pool *p, struct worker *w, const char *why,
 /* Fail every queued task: why may have one %s ("started" or "run
  * again"); counter, if any, counts them. */
 void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
-		 uint64_t *counter);
+		 enum fail_reason reason, uint64_t *counter);
 
 /* dispatch.c */
 void pool_pump(struct pool *p);
@@ -247,6 +284,10 @@ void pool_queue(struct pool *p, uint32_t slot, bool front);
 /* w has bytes for its stdin: write them at the end of the pump. */
 void pool_want_flush(struct pool *p, struct worker *w);
 uint32_t pool_unqueue(struct pool *p);
+/* A client took slot out of its own queue (it is gone). */
+void pool_unqueued(struct pool *p, uint32_t slot);
+/* A client is going away: out of the dispatch ring. */
+void pool_forget_client(struct pool *p, struct client *c);
 long worker_limit(const struct pool *p, const struct worker *w);
 double spec_timeout(const struct pool *p, const struct worker *w);
 void learn_service_time(struct pool *p, struct worker *w, unsigned answers);

@@ -19,6 +19,9 @@
  * with no newline, /dev/zero) is read in steps, and signals are seen
  * between them. */
 #define READ_STEP ((size_t)4 << 20)
+/* Results queued for stdout past this: workers are not read until it
+ * drains below OUTPUT_HIGH_WATER. */
+#define OUTPUT_HOLD ((size_t)8 << 20)
 /* Lines that are not JSON named one by one; the rest are counted. */
 #define BAD_JSON_SHOWN 3
 
@@ -172,8 +175,9 @@ static void runner_ok(struct client *c, uint32_t slot, const char *res,
 }
 
 static void runner_fail(struct client *c, uint32_t slot, const char *why,
-			enum fail_kind kind)
+			enum fail_kind kind, const struct fail_info *info)
 {
+	(void)info;
 	struct runner *r = (struct runner *)c;
 	struct pool *p = r->p;
 	struct task *t = pool_task(p, slot);
@@ -263,6 +267,8 @@ static bool resume_skip(struct runner *r, uint64_t seq,
 	return true;
 }
 
+static const struct fail_info input_fault = {FR_INPUT, NULL};
+
 /* One task line read: number it, check it, hand it to the engine. */
 static void take_line(struct runner *r, const struct input_line *l,
 		      bool toolong)
@@ -280,7 +286,8 @@ static void take_line(struct runner *r, const struct input_line *l,
 	if (r->keep_order)
 		reorder_push(&r->order, slot);
 	if (toolong) {
-		runner_fail(&r->c, slot, "line longer than 64 MiB", FAIL_SAY);
+		runner_fail(&r->c, slot, "line longer than 64 MiB", FAIL_SAY,
+			    &input_fault);
 		long_line_piece(r, l);
 		return;
 	}
@@ -295,7 +302,8 @@ static void take_line(struct runner *r, const struct input_line *l,
 		r->n_bad_json++;
 		runner_fail(&r->c, slot, why,
 			    r->n_bad_json <= BAD_JSON_SHOWN ? FAIL_SAY
-							    : FAIL_QUIET);
+							    : FAIL_QUIET,
+			    &input_fault);
 		if (r->n_bad_json == BAD_JSON_SHOWN)
 			log_error("more lines that are not JSON are counted, "
 				  "not named; tasks are JSON values, one a "
@@ -305,7 +313,8 @@ static void take_line(struct runner *r, const struct input_line *l,
 	}
 	if (p->no_workers) {
 		p->n_no_workers++;
-		runner_fail(&r->c, slot, "no workers left", FAIL_QUIET);
+		static const struct fail_info none = {FR_NO_WORKERS, NULL};
+		runner_fail(&r->c, slot, "no workers left", FAIL_QUIET, &none);
 		return;
 	}
 	pool_submit(p, slot);
@@ -460,6 +469,12 @@ static void runner_flush(struct client *c)
 	if (r->progress_on && r->out_tty && output_pending(&r->out))
 		progress_erase(&r->progress);
 	(void)output_flush(&r->out);
+	/* A reader slower than the workers: answers wait in the workers'
+	 * pipes, not in spool's memory. */
+	if (buf_used(&r->out.b) > OUTPUT_HOLD)
+		pool_hold_answers(p, true);
+	else if (buf_used(&r->out.b) <= OUTPUT_HIGH_WATER)
+		pool_hold_answers(p, false);
 	if (p->out_abandoned && output_pending(&r->out) && !out_failed(r)) {
 		/* Interrupted, and the reader takes no more. */
 		buf_reset(&r->out.b);
@@ -599,12 +614,13 @@ static int resume_precheck(struct runner *r)
 	return pc.changed ? -1 : 0;
 }
 
-/* --failed and --joblog append to their file: never to an input. */
-static int not_an_input(struct runner *r, const char *flag, const char *path,
-			int fd)
+/* --failed and --joblog append to their file: never to an input.
+ * Looked at before it is opened for writing (a joblog gets its header
+ * at once), through any symbolic link. */
+static int not_an_input(struct runner *r, const char *flag, const char *path)
 {
 	struct stat a, b;
-	if (fstat(fd, &a) != 0 || !S_ISREG(a.st_mode))
+	if (stat(path, &a) != 0 || !S_ISREG(a.st_mode))
 		return 0;
 	for (size_t i = 0; i < r->in.nsrc; i++) {
 		if (r->in.src[i].fd < 0 || fstat(r->in.src[i].fd, &b) != 0)
@@ -657,6 +673,12 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 				 "JSON value a line, Ctrl-D to end",
 				 src_name(r, (uint32_t)i));
 
+	if (o->failed_path &&
+	    not_an_input(r, "--failed", o->failed_path) != 0)
+		return SPOOL_EXIT_USAGE;
+	if (o->joblog_path &&
+	    not_an_input(r, "--joblog", o->joblog_path) != 0)
+		return SPOOL_EXIT_USAGE;
 	if (o->failed_path) {
 		int fd = open(o->failed_path,
 			      O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -668,8 +690,6 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 		output_init(&r->failed, fd);
 		r->failed.path = o->failed_path;
 		r->failed_on = true;
-		if (not_an_input(r, "--failed", o->failed_path, fd) != 0)
-			return SPOOL_EXIT_USAGE;
 	}
 
 	if (o->joblog_path) {
@@ -683,9 +703,6 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 		buf_release(&jerr);
 		r->joblog_on = true;
 		r->resume = o->resume;
-		if (not_an_input(r, "--joblog", o->joblog_path,
-				 r->joblog.out.fd) != 0)
-			return SPOOL_EXIT_USAGE;
 		if (r->resume && resume_precheck(r) != 0)
 			return SPOOL_EXIT_USAGE;
 	}

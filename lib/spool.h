@@ -49,6 +49,7 @@ struct spool_opts {
 	bool tag, raw, strict, resume;
 	int progress;              /* 1 on, 0 off, SPOOL_UNSET: if a TTY */
 	int verbosity;             /* 0 quiet, 1 normal, 2 verbose */
+	const char *listen_path;   /* serve --listen PATH */
 	const char *const *inputs; /* FILEs; none or "-" is stdin */
 	size_t ninputs;
 };
@@ -60,6 +61,9 @@ int spool_run(const struct spool_opts *o);
 
 /* Spawn every worker once, print its spawn result, shut down. */
 int spool_check(const struct spool_opts *o);
+
+/* Run the pool as a service (SPEC section 9). */
+int spool_serve(const struct spool_opts *o);
 
 /* Print each worker's command, environment and directory; start
  * nothing. */

@@ -75,8 +75,8 @@ static void own_cpu(double *user, double *sys)
 	*sys = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
-static void stats_json(struct pool *p, const struct latency_hist *h,
-		       double wall, struct buf *b)
+void stats_json(struct pool *p, const struct latency_hist *h, double wall,
+		struct buf *b)
 {
 	uint64_t finished = p->n_ok + p->n_failed;
 	buf_addf(b,
@@ -105,7 +105,15 @@ static void stats_json(struct pool *p, const struct latency_hist *h,
 	add_json_double(b, user);
 	buf_adds(b, ",\"sys\":");
 	add_json_double(b, sys);
-	buf_adds(b, "},\"workers\":[");
+	buf_adds(b, "},");
+	if (p->serving)
+		buf_addf(b,
+			 "\"serve\":{\"clients\":%llu,\"disconnected\":%llu,"
+			 "\"discarded\":%llu},",
+			 (unsigned long long)p->n_clients,
+			 (unsigned long long)p->n_disconnected,
+			 (unsigned long long)p->n_discarded);
+	buf_adds(b, "\"workers\":[");
 	for (size_t i = 0; i < p->nw; i++) {
 		const struct worker *w = p->w[i];
 		const char *hash = strrchr(w->label, '#');
@@ -127,7 +135,7 @@ static void stats_json(struct pool *p, const struct latency_hist *h,
 		buf_adds(b, w->spawn_result ? w->spawn_result : "null");
 		buf_addc(b, '}');
 	}
-	buf_adds(b, "]}\n");
+	buf_adds(b, "]}");
 }
 
 static void stats_text(struct pool *p, const struct latency_hist *h,
@@ -196,6 +204,7 @@ int stats_report(struct pool *p, const struct latency_hist *h, const char *path,
 		return 0;
 	struct buf b = BUF_INIT;
 	stats_json(p, h, wall, &b);
+	buf_addc(&b, '\n');
 	int rc = 0;
 	if (ftruncate(fd, 0) != 0 ||
 	    pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {

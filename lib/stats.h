@@ -21,6 +21,9 @@ void hist_add(struct latency_hist *h, double seconds);
 double hist_quantile(const struct latency_hist *h, double q);
 
 struct pool;
+/* The --stats JSON document (one line, no newline) of the run so far. */
+void stats_json(struct pool *p, const struct latency_hist *h, double wall,
+		struct buf *b);
 /* Print the summary on stderr and, with path, write the JSON document to
  * fd (opened on path).  Returns -1 (message logged) if it cannot be
  * written. */

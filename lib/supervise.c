@@ -42,9 +42,14 @@ static void give_up_spec(struct pool *p, int spec_index, const char *why)
 	if (s->given_up)
 		return;
 	s->given_up = true;
-	const struct worker_spec *spec = &p->cfg.specs[spec_index];
-	log_error("giving up on worker \"%s\" (workers[%d] in %s): %s",
-		  spec->name, spec_index, p->cfg.label, why);
+	if ((size_t)spec_index < p->cfg.nspecs)
+		log_error("giving up on worker \"%s\" (workers[%d] in %s): %s",
+			  p->cfg.specs[spec_index].name, spec_index,
+			  p->cfg.label, why);
+	else
+		log_error("giving up on worker \"%s\" (added by add_worker): "
+			  "%s",
+			  p->extra[spec_index - p->cfg.nspecs]->name, why);
 	/* Slots waiting to respawn after a failed spawn go with it; one
 	 * whose last process served tasks will be tried again. */
 	for (size_t i = 0; i < p->nw; i++)
@@ -63,7 +68,8 @@ static void check_workers_left(struct pool *p)
 			return;
 	p->no_workers = true;
 	log_error("no workers left: every worker spec was given up");
-	fail_queued(p, "no workers left", FAIL_QUIET, &p->n_no_workers);
+	fail_queued(p, "no workers left", FAIL_QUIET, FR_NO_WORKERS,
+		    &p->n_no_workers);
 }
 
 void spawn_worker(struct pool *p, struct worker *w)
@@ -84,6 +90,8 @@ void spawn_worker(struct pool *p, struct worker *w)
 			w->state = WS_GIVEN_UP;
 			check_workers_left(p);
 		}
+		if (p->on_worker)
+			p->on_worker(p->hook_ctx, w, false, why.p);
 		buf_release(&why);
 		return;
 	}
@@ -196,6 +204,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		free(w->fault_msg);
 		w->fault_msg = r;
 	}
+	/* Said once its state is decided (given up, or to try again). */
+	char *failed_start = !w->up && !planned ? xstrdup(reason) : NULL;
 
 	/* A death before the first finished task is a spawn failure (a
 	 * crashing import looks just like this), unless spool stopped it
@@ -277,7 +287,10 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 
 	/* A given-up spec keeps the replicas that work: only a slot whose
 	 * own spawn just failed is given up with it. */
-	if (p->check || !pool_wants_workers(p)) {
+	if (w->one_shot && !w->came_up) {
+		/* add_worker got its answer: no second try. */
+		w->state = WS_GIVEN_UP;
+	} else if (p->check || !pool_wants_workers(p)) {
 		w->state = WS_STOPPED;
 	} else if (s->given_up && !w->recycle && w->done == 0) {
 		w->state = WS_GIVEN_UP;
@@ -295,6 +308,9 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 			    w->restart_at - p->now);
 	}
 	check_workers_left(p);
+	if (failed_start && p->on_worker)
+		p->on_worker(p->hook_ctx, w, false, failed_start);
+	free(failed_start);
 }
 
 void pool_reap(struct pool *p)

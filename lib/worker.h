@@ -113,6 +113,8 @@ struct worker {
 	bool dirty_room;   /* its place among workers with room, too */
 	bool in_flushq;    /* it has bytes to write */
 	uint32_t room_pos; /* in the pool's room heap + 1; 0: not there */
+	bool one_shot;     /* added by add_worker: no retry if it fails */
+	bool read_held;    /* in the pool's held_readers */
 };
 
 /* Something happened to w: look at its deadlines and room again. */

@@ -11,7 +11,7 @@ import spool_worker  # noqa: E402
 
 
 class Square(spool_worker.Worker):
-    def spawn(self, gpu_ids):
+    def spawn(self, gpu_ids=()):
         self.gpu_ids = gpu_ids
         return {"gpu_ids": gpu_ids, "pid": os.getpid()}
 
