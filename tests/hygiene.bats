@@ -85,7 +85,7 @@ killed_leaves_nothing() {
 	touch gate
 	finish
 	[ "$STATUS" -eq 143 ]
-	! grep -q 'second signal' err
+	[ "$(grep -c 'second signal' err)" -eq 0 ]
 	grep -qE '^spool: interrupted by SIGTERM: 2 tasks finished, 18 not started$' err
 	# The tasks in flight were let finish, not killed.
 	same_set out <(cut -f2 started)
@@ -104,7 +104,7 @@ killed_leaves_nothing() {
 		close_input
 		cat "err$i" >&2
 		[ "$rc" -eq 143 ]
-		! grep -q 'second signal' "err$i"
+		[ "$(grep -c 'second signal' "err$i")" -eq 0 ]
 	done
 }
 
@@ -357,6 +357,6 @@ peak_kb() {
 	local want='it wrote: before\x00after \x1b[31mred \xff\xfe café end'
 	[ "$(grep -cF -- "$want" <<<"$stderr")" -ge 1 ]
 	# Not a raw control byte or a broken character on the terminal.
-	! grep -q $'\e' <<<"$stderr"
-	! LC_ALL=C grep -q $'\xff' <<<"$stderr"
+	[ "$(grep -c $'\e' <<<"$stderr")" -eq 0 ]
+	[ "$(LC_ALL=C grep -c $'\xff' <<<"$stderr")" -eq 0 ]
 }
