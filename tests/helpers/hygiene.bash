@@ -84,6 +84,7 @@ start_bg() {
 		shift
 	done
 	shift
+	close_input
 	[[ -p in ]] || mkfifo in
 	python3 "$HYG/launch.py" "${launch[@]}" -- "$SPOOL" "$@" <in >out 2>err 3>&- &
 	SPID=$!
