@@ -58,15 +58,6 @@ descendants() {
 	done
 }
 
-# workers_of PID : spool's children that are workers: all but its guard
-# (comm "spool-guard", see lib/guard.h).
-workers_of() {
-	local pid
-	for pid in $(pgrep -P "$1"); do
-		[[ $(cat "/proc/$pid/comm" 2>/dev/null) == spool-guard ]] || echo "$pid"
-	done
-}
-
 # track PID... : processes the test started, killed by hyg_teardown if
 # they are still there.
 track() {
