@@ -851,12 +851,26 @@ static void spawn_all(struct pool *p)
 		spawn_worker(p, p->w[i]);
 }
 
+/* run and check need workers; serve may start with none (templates). */
+static int need_workers(const struct pool *p)
+{
+	if (p->nw)
+		return 0;
+	log_error("%s has no workers: every spec has \"replicas\": 0 (a "
+		  "template for spool serve's add_worker); give one at least "
+		  "1, or use -j",
+		  p->cfg.label);
+	return SPOOL_EXIT_USAGE;
+}
+
 int spool_run(const struct spool_opts *o)
 {
 	struct pool p;
 	struct runner r;
 	bool have_runner = false;
 	int rc = pool_setup(&p, o, false);
+	if (rc == 0)
+		rc = need_workers(&p);
 	if (rc == 0) {
 		have_runner = true;
 		rc = runner_setup(&r, &p, o);
@@ -879,6 +893,8 @@ int spool_check(const struct spool_opts *o)
 {
 	struct pool p;
 	int rc = pool_setup(&p, o, true);
+	if (rc == 0)
+		rc = need_workers(&p);
 	if (rc == 0)
 		rc = pool_start(&p);
 	if (rc != 0) {

@@ -120,6 +120,38 @@ static void test_full(void)
 	buf_release(&err);
 }
 
+/* "replicas": 0 makes a spec a template (spool serve's add_worker). */
+static void test_template(void)
+{
+	struct pool_config cfg;
+	struct buf err = BUF_INIT;
+	int r = parse(&cfg, "{\"workers\":[{\"cmd\":[\"a\"],\"replicas\":0}]}",
+		      &err);
+	TEST(r == 0 && cfg.specs[0].replicas == 0,
+	     "replicas 0: a template, accepted");
+	if (r == 0) {
+		struct worker_spec one;
+		struct buf e2 = BUF_INIT;
+		const char *add = "{\"spawn\":{\"gpu\":1},\"name\":\"g\"}";
+		TEST(config_spec_from_json(&cfg, &cfg.specs[0], add, strlen(add),
+					   &one, &e2) == 0,
+		     "a spec over the template");
+		TEST(strcmp(one.name, "g") == 0 && one.ncmd == 1 &&
+			     strcmp(one.cmd[0], "a") == 0 &&
+			     strcmp(one.spawn_json, "{\"gpu\":1}") == 0 &&
+			     one.replicas == 1,
+		     "  its keys over the template's");
+		config_spec_release(&one);
+		const char *bad = "{\"replicas\":\"x\",\"nope\":1}";
+		TEST(config_spec_from_json(&cfg, &cfg.specs[0], bad,
+					   strlen(bad), &one, &e2) == -1,
+		     "a bad key is refused");
+		buf_release(&e2);
+		config_release(&cfg);
+	}
+	buf_release(&err);
+}
+
 static void test_defaults(void)
 {
 	struct pool_config cfg;
@@ -333,16 +365,16 @@ static void test_errors(void)
 		": workers[1].cwd: expected a non-empty string, got [\"/\"]");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":\"two\"",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got \"two\"");
-	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":0",
+			      "0 to 1024, got \"two\"");
+	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":-1",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got 0");
+			      "0 to 1024, got -1");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1025",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got 1025");
+			      "0 to 1024, got 1025");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1.5",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got 1.5");
+			      "0 to 1024, got 1.5");
 	expect_spec_err("\"cmd\":[\"a\"],\"inflight\":0",
 			LABEL ": workers[1].inflight: expected an integer >= 1 "
 			      "or \"auto\", got 0");
@@ -400,7 +432,7 @@ static void test_errors(void)
 	buf_addc(&text, '\0');
 	struct buf want = BUF_INIT;
 	buf_adds(&want, LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got \"");
+			      "0 to 1024, got \"");
 	for (int i = 0; i < 56; i++)
 		buf_addc(&want, 'x');
 	buf_adds(&want, "...");
@@ -478,10 +510,10 @@ static void test_got_as_written(void)
 			"seconds >= 0 (0 means none), got -1E+400");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":1e999",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got 1e999");
+			      "0 to 1024, got 1e999");
 	expect_spec_err("\"cmd\":[\"a\"],\"replicas\":2.50",
 			LABEL ": workers[1].replicas: expected an integer from "
-			      "1 to 1024, got 2.50");
+			      "0 to 1024, got 2.50");
 	expect_spec_err("\"cmd\":[\"a\", 1e999]",
 			LABEL ": workers[1].cmd[1]: expected a string, got "
 			      "1e999");
@@ -696,6 +728,7 @@ int main(void)
 {
 	test_full();
 	test_defaults();
+	test_template();
 	test_errors();
 	test_duplicates();
 	test_got_as_written();
