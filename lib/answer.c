@@ -244,6 +244,81 @@ static void answer_spawn(struct pool *p, struct worker *w, const char *line,
 	worker_ready(p, w, b.p);
 }
 
+static void answer_one(struct pool *p, struct worker *w, uint32_t slot,
+		       const struct answer *ap);
+
+/* A JSON-RPC batch of answers: one line holding an array, one answer for
+ * each task of one batch sent to this worker, in any order.  Anything
+ * else (an unknown id, tasks of several batches, too few or too many)
+ * breaks the protocol: what it answered cannot be trusted. */
+static void answer_batch(struct pool *p, struct worker *w, const char *line,
+			 size_t n)
+{
+	size_t max = w->nflight;
+	struct span *el = xcalloc(max + 1, sizeof(*el));
+	struct answer *a = xcalloc(max + 1, sizeof(*a));
+	uint32_t *slots = xcalloc(max + 1, sizeof(uint32_t));
+	long k = json_elements(line, n, el, max);
+	const char *why = NULL;
+	char msg[128];
+	if (k == -1)
+		why = "not valid JSON";
+	else if (k == -2)
+		why = "a batch answer with more answers than tasks in flight";
+	else if (k == 0)
+		why = "an empty batch answer";
+	for (long i = 0; !why && i < k; i++) {
+		why = w->codec->decode(el[i].p, el[i].n, &a[i]);
+		if (why)
+			break;
+		uint32_t slot = idmap_get(&p->byid, a[i].id);
+		if (slot == IDMAP_NONE ||
+		    pool_task(p, slot)->worker != w->index ||
+		    pool_task(p, slot)->state != T_INFLIGHT) {
+			snprintf(msg, sizeof(msg), "unknown id %llu in a batch",
+				 (unsigned long long)a[i].id);
+			why = msg;
+			break;
+		}
+		for (long j = 0; j < i; j++)
+			if (slots[j] == slot) {
+				snprintf(msg, sizeof(msg),
+					 "id %llu twice in a batch",
+					 (unsigned long long)a[i].id);
+				why = msg;
+			}
+		slots[i] = slot;
+	}
+	if (!why) {
+		/* All of one batch, and all of it. */
+		uint16_t b = pool_task(p, slots[0])->batch;
+		for (long i = 1; i < k && !why; i++)
+			if (pool_task(p, slots[i])->batch != b)
+				why = "answers to several batches in one line";
+		if (!why && b < w->batch_cap &&
+		    w->batch_left[b] != (uint32_t)k) {
+			snprintf(msg, sizeof(msg),
+				 "%ld answers for a batch of %u tasks", k,
+				 w->batch_left[b]);
+			why = msg;
+		}
+	}
+	if (why) {
+		protocol_error(p, w, why, line, n);
+	} else {
+		for (long i = 0; i < k; i++) {
+			if (slots[i] == w->fl_head)
+				w->oldest_since = p->now;
+			inflight_remove(p, w, slots[i]);
+		}
+		for (long i = 0; i < k; i++)
+			answer_one(p, w, slots[i], &a[i]);
+	}
+	free(el);
+	free(a);
+	free(slots);
+}
+
 static void answer_line(struct pool *p, struct worker *w, const char *line,
 			size_t n)
 {
@@ -268,6 +343,13 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 		task_ok(p, w, take_oldest(p, w), line, n, false);
 		return;
 	}
+	size_t i = 0;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < n && line[i] == '[') {
+		answer_batch(p, w, line, n);
+		return;
+	}
 	struct answer a;
 	const char *why = w->codec->decode(line, n, &a);
 	if (why) {
@@ -282,6 +364,14 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 		protocol_error(p, w, msg, line, n);
 		return;
 	}
+	answer_one(p, w, slot, &a);
+}
+
+/* The answer for one task, taken out of w's in-flight list. */
+static void answer_one(struct pool *p, struct worker *w, uint32_t slot,
+		       const struct answer *ap)
+{
+	const struct answer a = *ap;
 	if (a.kind == ANS_RESULT) {
 		task_ok(p, w, slot, a.value.p, a.value.n, true);
 		return;

@@ -140,8 +140,18 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 		struct task *t = pool_task(p, slots[i]);
 		if ((int)i != guilty) {
 			t->attempts--;
-			if (guilty < 0)
+			if (guilty < 0) {
 				t->flags |= TF_SUSPECT;
+				/* A buffered worker answers a suspect only
+				 * when its stdin closes, a fresh worker each:
+				 * its suspects are halved instead, so one
+				 * poison among n costs about 2 log2(n)
+				 * workers, not n. */
+				t->group = w->spec->buffered
+						   ? (uint16_t)MIN((n + 1) / 2,
+								   UINT16_MAX)
+						   : 1;
+			}
 			slots[front++] = slots[i];
 			continue;
 		}

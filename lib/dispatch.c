@@ -56,6 +56,9 @@ void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
 		w->bytes_inflight -= buf_used(&t->data) + 1;
 		p->exempt--;
 	}
+	if (w->spec->batch_max && t->batch < w->batch_cap &&
+	    w->batch_left[t->batch] && !--w->batch_left[t->batch])
+		w->nbatches--;
 	pool_touch(p, w);
 }
 
@@ -98,6 +101,7 @@ void pool_queue(struct pool *p, uint32_t slot, bool front)
 {
 	struct task *t = pool_task(p, slot);
 	t->state = T_QUEUED;
+	t->queued_at = p->now;
 	if (t->flags & TF_SUSPECT) {
 		if (front)
 			idq_push_front(&p->suspects, slot);
@@ -184,6 +188,16 @@ double spec_timeout(const struct pool *p, const struct worker *w)
 	return p->timeout >= 0 ? p->timeout : w->spec->timeout;
 }
 
+/* A batching worker may have this many batches in flight by default:
+ * one it computes, one waiting. */
+#define BATCH_INFLIGHT 2
+
+static long batch_limit(const struct pool *p, const struct worker *w)
+{
+	long fixed = spec_inflight(p, w);
+	return fixed > 0 ? fixed : BATCH_INFLIGHT;
+}
+
 /* The most tasks this worker may have in flight now. */
 long worker_limit(const struct pool *p, const struct worker *w)
 {
@@ -214,7 +228,12 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	if (p->eof_flush && !w->codec->by_id)
 		return p->queue_size;
 	long room;
-	if (w->spec->buffered) {
+	if (w->spec->batch_max) {
+		/* Batches in flight, each up to max_size tasks. */
+		if ((long)w->nbatches >= batch_limit(p, w))
+			return 0;
+		room = w->spec->batch_max;
+	} else if (w->spec->buffered) {
 		/* A window in bytes, topped up once half empty. */
 		if (w->bytes_inflight > BUFFERED_WINDOW / 2)
 			return 0;
@@ -234,7 +253,8 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	return room > 0 ? room : 0;
 }
 
-static void send_task(struct pool *p, struct worker *w, uint32_t slot)
+/* A task goes to w (its bytes are framed by the caller). */
+static void task_sent(struct pool *p, struct worker *w, uint32_t slot)
 {
 	struct task *t = pool_task(p, slot);
 	t->state = T_INFLIGHT;
@@ -243,15 +263,94 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	t->sent = p->now;
 	if (!t->first)
 		t->first = p->now;
-	pool_want_flush(p, w);
-	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
-			     buf_used(&t->data));
 	if (!w->nflight) {
 		w->oldest_since = p->now;
 		w->busy_mark = p->now;
 	}
 	inflight_push(p, w, slot);
 	w->sent++;
+}
+
+static void send_task(struct pool *p, struct worker *w, uint32_t slot)
+{
+	struct task *t = pool_task(p, slot);
+	pool_want_flush(p, w);
+	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
+			     buf_used(&t->data));
+	task_sent(p, w, slot);
+}
+
+/* --- Batches (SPEC 11) ---------------------------------------------- */
+
+/* A free place in w's table of batches in flight. */
+static uint16_t batch_slot(struct worker *w, long limit)
+{
+	if (w->batch_cap < (uint32_t)limit) {
+		w->batch_left = xrealloc(w->batch_left,
+					 (size_t)limit * sizeof(uint32_t));
+		memset(w->batch_left + w->batch_cap, 0,
+		       (size_t)(limit - (long)w->batch_cap) * sizeof(uint32_t));
+		w->batch_cap = (uint32_t)limit;
+	}
+	for (uint32_t i = 0; i < w->batch_cap; i++)
+		if (!w->batch_left[i])
+			return (uint16_t)i;
+	return 0; /* not reached: nbatches < limit */
+}
+
+/* Up to n queued tasks as one JSON-RPC batch line. */
+static void send_batch(struct pool *p, struct worker *w, long n)
+{
+	uint16_t b = batch_slot(w, batch_limit(p, w));
+	pool_want_flush(p, w);
+	size_t mark = w->wbuf.len;
+	buf_addc(&w->wbuf, '[');
+	uint32_t k = 0;
+	for (; k < (uint32_t)n; k++) {
+		uint32_t slot = next_task(p);
+		if (slot == IDQ_HOLE)
+			break;
+		struct task *t = pool_task(p, slot);
+		if (k)
+			buf_addc(&w->wbuf, ',');
+		proto_spool_request(&w->wbuf, t->id, buf_data(&t->data),
+				    buf_used(&t->data));
+		t->batch = b;
+		if (p->stats_on)
+			hist_add(&p->batch_wait, p->now - t->queued_at);
+		task_sent(p, w, slot);
+	}
+	if (!k) {
+		w->wbuf.len = mark;
+		return;
+	}
+	buf_adds(&w->wbuf, "]\n");
+	w->batch_left[b] = k;
+	w->nbatches++;
+	w->st_batches++;
+	w->st_batch_tasks += k;
+	if (k > w->st_batch_max)
+		w->st_batch_max = k;
+}
+
+/* May a batch smaller than max_size go to w now?  When fewer are
+ * waiting it is held at most max_delay from when the oldest of them was
+ * queued (Triton's max_queue_delay); at the end of the input it goes at
+ * once. */
+static bool batch_ready(struct pool *p, const struct worker *w)
+{
+	double delay = w->spec->batch_delay;
+	if (delay <= 0 || p->stop != STOP_NONE || !p->ring)
+		return true;
+	const struct client *c = p->ring;
+	if (!c->queue.len)
+		return true;
+	double due = pool_task(p, idq_at(&c->queue, 0))->queued_at + delay;
+	if (p->now >= due)
+		return true;
+	if (!p->batch_due || due < p->batch_due)
+		p->batch_due = due;
+	return false;
 }
 
 /* --- Workers with room: a min-heap by (tasks in flight, index) ------- */
@@ -354,11 +453,18 @@ static bool dispatch_suspects(struct pool *p)
 		struct worker *idle = p->nroom ? p->room[0] : NULL;
 		if (!idle || idle->nflight)
 			break;
-		send_task(p, idle, idq_pop_front(&p->suspects));
-		/* A buffered worker answers alone only when its stdin
-		 * closes: a fresh worker per suspect. */
-		if (idle->spec->buffered)
+		uint32_t first = idq_pop_front(&p->suspects);
+		uint16_t group = pool_task(p, first)->group;
+		send_task(p, idle, first);
+		if (idle->spec->buffered) {
+			/* Its half of the suspects, then end of file: a
+			 * buffered worker answers only when its stdin
+			 * closes. */
+			for (uint16_t k = 1; k < group && p->suspects.len; k++)
+				send_task(p, idle,
+					  idq_pop_front(&p->suspects));
 			idle->close_when_sent = true;
+		}
 		room_update(p, idle);
 		if (!p->suspects.len)
 			p->eof_dirty = true;
@@ -381,6 +487,13 @@ static void pool_dispatch(struct pool *p)
 	while (p->nqueued && p->nroom) {
 		struct worker *best = p->room[0];
 		long n = worker_room(p, best);
+		if (best->spec->batch_max) {
+			if ((long)p->nqueued < n && !batch_ready(p, best))
+				return; /* held for more, or until due */
+			send_batch(p, best, n);
+			room_update(p, best);
+			continue;
+		}
 		/* Not enough for everyone: level the workers up, so the
 		 * least loaded always gets the next task. */
 		if ((long)p->nqueued < n * (long)p->nroom && p->nroom > 1) {

@@ -462,9 +462,15 @@ static double pool_timers(struct pool *p)
 			timer_clear(&p->timers, &w->tm);
 	}
 	vec_drop_front(&p->dirty_time, n);
+	if (p->batch_due && p->now >= p->batch_due) {
+		p->batch_due = 0; /* dispatch sends the held batch now */
+		p->timers_acted = true;
+	}
 	double next = timer_next(&p->timers);
 	if (p->drain_until && (next == 0 || p->drain_until < next))
 		next = p->drain_until;
+	if (p->batch_due && (next == 0 || p->batch_due < next))
+		next = p->batch_due;
 	if (p->dirty_time.n)
 		p->timers_acted = true; /* look again before waiting */
 	return next;
@@ -712,6 +718,8 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 		if (o->protocol == SPOOL_PROTO_SPOOL)
 			spec->protocol = PROTO_SPOOL;
 		spec->buffered = o->buffered;
+		spec->batch_max = o->batch_max;
+		spec->batch_delay = o->batch_delay;
 	}
 	buf_release(&err);
 
@@ -993,7 +1001,7 @@ int spool_serve(const struct spool_opts *o)
 		serve_finish(&sc);
 		if (o->stats)
 			(void)stats_report(&p, &p.hist, o->stats_path, -1);
-		rc = p.signal == SIGINT	   ? SPOOL_EXIT_SIGINT
+		rc = p.signal == SIGINT    ? SPOOL_EXIT_SIGINT
 		     : p.signal == SIGTERM ? SPOOL_EXIT_SIGTERM
 		     : p.signal == SIGHUP  ? SPOOL_EXIT_SIGHUP
 					   : SPOOL_EXIT_OK;

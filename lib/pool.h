@@ -156,12 +156,14 @@ struct pool {
 	struct wvec dirty_time, dirty_room, flushq;
 	struct worker **room; /* min-heap by (nflight, index) */
 	uint32_t nroom, room_cap;
-	bool eof_dirty; /* look for lines workers to close at EOF */
-	bool answers_held;        /* a client cannot take more results */
-	struct wvec held_readers; /* workers not read meanwhile */
-	size_t nlive;   /* workers with a process */
-	struct spec_state *specs; /* per spec: the config's, then extra */
-	struct worker_spec **extra; /* specs added by add_worker */
+	bool eof_dirty;    /* look for lines workers to close at EOF */
+	bool answers_held; /* a client cannot take more results */
+	double batch_due;  /* a held partial batch goes then */
+	struct latency_hist batch_wait; /* queued to sent, batched tasks */
+	struct wvec held_readers;       /* workers not read meanwhile */
+	size_t nlive;                   /* workers with a process */
+	struct spec_state *specs;       /* per spec: the config's, then extra */
+	struct worker_spec **extra;     /* specs added by add_worker */
 	size_t nextra;
 	/* Told when a worker comes up (why NULL) or fails to (serve). */
 	void (*on_worker)(void *ctx, struct worker *w, bool up,
@@ -177,7 +179,7 @@ struct pool {
 	struct client *clients; /* every client, newest first */
 	struct client *client;  /* the run's client */
 	int sigfd, sig_watch;
-	int err_watch; /* stderr, while messages wait for it */
+	int err_watch;    /* stderr, while messages wait for it */
 	bool signals_set; /* the signal mask and dispositions were changed */
 	int guard_fd;     /* to the guard process; -1 when there is none */
 	pid_t guard_pid;
@@ -204,7 +206,7 @@ struct pool {
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
 	uint64_t n_lost_to_deaths; /* failed: workers died or none left */
-	bool serving; /* spool serve: clients come and go */
+	bool serving;              /* spool serve: clients come and go */
 	uint64_t n_clients, n_disconnected, n_discarded;
 	double now, t_start;
 	double wall0; /* wall clock minus monotonic clock, at start */

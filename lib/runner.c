@@ -673,11 +673,9 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 				 "JSON value a line, Ctrl-D to end",
 				 src_name(r, (uint32_t)i));
 
-	if (o->failed_path &&
-	    not_an_input(r, "--failed", o->failed_path) != 0)
+	if (o->failed_path && not_an_input(r, "--failed", o->failed_path) != 0)
 		return SPOOL_EXIT_USAGE;
-	if (o->joblog_path &&
-	    not_an_input(r, "--joblog", o->joblog_path) != 0)
+	if (o->joblog_path && not_an_input(r, "--joblog", o->joblog_path) != 0)
 		return SPOOL_EXIT_USAGE;
 	if (o->failed_path) {
 		int fd = open(o->failed_path,

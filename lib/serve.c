@@ -58,7 +58,7 @@ struct conn {
 	bool closing;  /* close once what it is owed is written */
 	struct linebuf in;
 	struct output out;
-	struct idmap ids; /* hash of each id in flight -> slot */
+	struct idmap ids;  /* hash of each id in flight -> slot */
 	uint64_t inflight; /* execute requests accepted, not answered */
 	struct conn *next;
 };
@@ -185,8 +185,8 @@ static const char *task_id(struct task *t)
 	return buf_data(&t->held);
 }
 
-static void conn_ok(struct client *cl, uint32_t slot, const char *res,
-		    size_t n, bool is_json)
+static void conn_ok(struct client *cl, uint32_t slot, const char *res, size_t n,
+		    bool is_json)
 {
 	struct conn *c = (struct conn *)cl;
 	struct pool *p = c->s->p;
@@ -363,8 +363,8 @@ static void on_worker(void *ctx, struct worker *w, bool up, const char *why)
 		buf_add_json_string(&b, w->label, strlen(w->label));
 		if (up) {
 			buf_adds(&b, ",\"result\":");
-			buf_adds(&b, w->spawn_result ? w->spawn_result
-						     : "null");
+			buf_adds(&b,
+				 w->spawn_result ? w->spawn_result : "null");
 			buf_addc(&b, '}');
 			send_result(wt->conn, wt->id, b.p, b.len);
 		} else {
@@ -506,8 +506,8 @@ static void do_add_worker(struct conn *c, const char *id, const struct req *r)
 		p->cfg.nspecs == 1 ? &p->cfg.specs[0] : NULL;
 	struct worker_spec *spec = xcalloc(1, sizeof(*spec));
 	struct buf err = BUF_INIT;
-	if (config_spec_from_json(&p->cfg, tmpl, r->params.p, r->params.n,
-				  spec, &err) != 0) {
+	if (config_spec_from_json(&p->cfg, tmpl, r->params.p, r->params.n, spec,
+				  &err) != 0) {
 		buf_addc(&err, '\0');
 		send_error(c, id, E_PARAMS, err.p, NULL);
 		buf_release(&err);
@@ -536,8 +536,8 @@ static void do_stats(struct conn *c, const char *id)
 	buf_release(&b);
 }
 
-/* One line from a client. */
-static void handle_line(struct conn *c, const char *line, size_t n)
+/* One request (valid JSON). */
+static void handle_request(struct conn *c, const char *line, size_t n)
 {
 	struct serve *s = c->s;
 	struct req r;
@@ -545,20 +545,10 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 	size_t i = 0;
 	while (i < n && (line[i] == ' ' || line[i] == '\t'))
 		i++;
-	if (i == n)
-		return; /* a blank line */
-	struct json_error je;
-	if (!json_check(line, n, &je)) {
-		send_error(c, NULL, E_PARSE, "Parse error", NULL);
-		return;
-	}
-	if (line[i] != '{' || json_object_each(line, n, req_member, &r)) {
+	if (i == n || line[i] != '{' ||
+	    json_object_each(line, n, req_member, &r)) {
 		send_error(c, NULL, E_INVALID,
-			   line[i] == '['
-				   ? "Invalid Request: batches are not "
-				     "taken from clients"
-				   : "Invalid Request: not a request object",
-			   NULL);
+			   "Invalid Request: not a request object", NULL);
 		return;
 	}
 	/* The id as written (compact), or NULL for a notification. */
@@ -577,8 +567,8 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 		buf_addc(&idb, '\0');
 		id = idb.p;
 	}
-	if (!r.has_jsonrpc || !span_is(r.jsonrpc, "\"2.0\"") ||
-	    !r.has_method || r.method.p[0] != '"') {
+	if (!r.has_jsonrpc || !span_is(r.jsonrpc, "\"2.0\"") || !r.has_method ||
+	    r.method.p[0] != '"') {
 		send_error(c, id, E_INVALID,
 			   "Invalid Request: \"jsonrpc\": \"2.0\" and a "
 			   "\"method\" string are required",
@@ -623,6 +613,36 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 	}
 out:
 	buf_release(&idb);
+}
+
+/* One line from a client: a request, or a JSON-RPC batch of them (what a
+ * batching parent spool sends).  A batch's answers come one a line, as
+ * each completes (SPEC 11 lets a worker answer a batch so). */
+static void handle_line(struct conn *c, const char *line, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == n)
+		return; /* a blank line */
+	struct json_error je;
+	if (!json_check(line, n, &je)) {
+		send_error(c, NULL, E_PARSE, "Parse error", NULL);
+		return;
+	}
+	if (line[i] != '[') {
+		handle_request(c, line, n);
+		return;
+	}
+	size_t max = n / 2 + 1;
+	struct span *el = xcalloc(max, sizeof(*el));
+	long k = json_elements(line, n, el, max);
+	if (k <= 0)
+		send_error(c, NULL, E_INVALID,
+			   "Invalid Request: an empty batch", NULL);
+	for (long j = 0; j < k; j++)
+		handle_request(c, el[j].p, el[j].n);
+	free(el);
 }
 
 /* --- Connections ---------------------------------------------------- */
@@ -680,8 +700,8 @@ static struct conn *conn_new(struct serve *s, int rfd, int wfd)
 	output_init(&c->out, wfd);
 	idmap_init(&c->ids);
 	c->r_watch = loop_add(&p->loop, rfd, POLLIN, on_conn_read, c);
-	c->w_watch = rfd == wfd ? -1
-				: loop_add(&p->loop, wfd, 0, on_conn_write, c);
+	c->w_watch =
+		rfd == wfd ? -1 : loop_add(&p->loop, wfd, 0, on_conn_write, c);
 	c->next = s->conns;
 	s->conns = c;
 	p->n_clients++;
@@ -754,8 +774,7 @@ static void conn_read(struct conn *c)
 {
 	struct pool *p = c->s->p;
 	for (int k = 0; k < READS_PER_TURN && !c->dead && !c->closing; k++) {
-		if (!pool_has_room(p) ||
-		    buf_used(&c->out.b) > CONN_OUT_HIGH)
+		if (!pool_has_room(p) || buf_used(&c->out.b) > CONN_OUT_HIGH)
 			return;
 		const char *line;
 		size_t n;
@@ -810,8 +829,8 @@ static void serve_pump(struct client *cl)
 {
 	struct serve *s = (struct serve *)cl;
 	/* Take turns: the first read this time is the next one's. */
-	struct conn *start = s->turn && s->turn->next ? s->turn->next
-						      : s->conns;
+	struct conn *start =
+		s->turn && s->turn->next ? s->turn->next : s->conns;
 	s->turn = start;
 	for (struct conn *c = start; c; c = c->next)
 		conn_read(c);
@@ -925,8 +944,7 @@ static int listen_on(struct serve *s, const char *path)
 			return -1;
 		}
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("--listen %s: %s", path, strerror(errno));
 		return -1;
@@ -982,8 +1000,8 @@ void serve_finish(struct serve_ctx *sc)
 	struct serve *s = sc->s;
 	double until = mono_now() + CONN_DRAIN;
 	for (struct conn *c = s->conns; c; c = c->next) {
-		while (!c->dead && !output_flush(&c->out) &&
-		       !c->out.broken && !c->out.err) {
+		while (!c->dead && !output_flush(&c->out) && !c->out.broken &&
+		       !c->out.err) {
 			double left = until - mono_now();
 			if (left <= 0)
 				break;

@@ -106,6 +106,14 @@ void stats_json(struct pool *p, const struct latency_hist *h, double wall,
 	buf_adds(b, ",\"sys\":");
 	add_json_double(b, sys);
 	buf_adds(b, "},");
+	if (p->batch_wait.count) {
+		/* How long tasks waited in the queue before their batch went. */
+		buf_adds(b, "\"batch_wait_s\":{\"p50\":");
+		add_json_double(b, hist_quantile(&p->batch_wait, 0.50));
+		buf_adds(b, ",\"p99\":");
+		add_json_double(b, hist_quantile(&p->batch_wait, 0.99));
+		buf_adds(b, "},");
+	}
 	if (p->serving)
 		buf_addf(b,
 			 "\"serve\":{\"clients\":%llu,\"disconnected\":%llu,"
@@ -133,6 +141,15 @@ void stats_json(struct pool *p, const struct latency_hist *h, double wall,
 			buf_adds(b, "null");
 		buf_adds(b, ",\"spawn_result\":");
 		buf_adds(b, w->spawn_result ? w->spawn_result : "null");
+		if (w->spec->batch_max) {
+			buf_addf(b, ",\"batch\":{\"batches\":%llu,\"mean\":",
+				 (unsigned long long)w->st_batches);
+			add_json_double(
+				b, w->st_batches ? (double)w->st_batch_tasks /
+							   (double)w->st_batches
+						 : 0);
+			buf_addf(b, ",\"max\":%u}", w->st_batch_max);
+		}
 		buf_addc(b, '}');
 	}
 	buf_adds(b, "]}");
@@ -173,6 +190,25 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	size_t width = 6;
 	for (size_t i = 0; i < p->nw; i++)
 		width = MAX(width, strlen(p->w[i]->label));
+	if (p->batch_wait.count) {
+		buf_adds(&b, "spool: batches waited p50 ");
+		buf_add_duration(&b, hist_quantile(&p->batch_wait, 0.50));
+		buf_adds(&b, "  p99 ");
+		buf_add_duration(&b, hist_quantile(&p->batch_wait, 0.99));
+		buf_addc(&b, '\n');
+		for (size_t i = 0; i < p->nw; i++) {
+			const struct worker *w = p->w[i];
+			if (!w->spec->batch_max || !w->st_batches)
+				continue;
+			buf_addf(&b,
+				 "spool: %s: %llu batches, mean %.1f, max %u "
+				 "tasks\n",
+				 w->label, (unsigned long long)w->st_batches,
+				 (double)w->st_batch_tasks /
+					 (double)w->st_batches,
+				 w->st_batch_max);
+		}
+	}
 	buf_addf(&b, "spool: %-*s %8s %7s %8s %8s  %s\n", (int)width, "worker",
 		 "tasks", "failed", "restarts", "spawn", "spawn result");
 	for (size_t i = 0; i < p->nw; i++) {

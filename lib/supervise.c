@@ -300,6 +300,11 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		w->restart_at = p->now;
 		log_verbose("worker %s recycled after %llu tasks", w->label,
 			    (unsigned long long)w->done);
+	} else if (planned && clean) {
+		/* It was told to end (its input closed) and did: no fault,
+		 * no backoff. */
+		w->state = WS_BACKOFF;
+		w->restart_at = p->now;
 	} else {
 		w->state = WS_BACKOFF;
 		w->restart_at =

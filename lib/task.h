@@ -45,6 +45,10 @@ struct task {
 			    serve: the client's request id */
 	uint64_t line;    /* run: line number within its input */
 	uint64_t out_end; /* run: stdout offset where its output ends */
+	double queued_at; /* when it was last queued (batch delays) */
+	uint16_t batch;   /* its batch's place in its worker's table */
+	uint16_t group;   /* a suspect: how many may run with it (a buffered
+			     worker's suspects are halved, not run alone) */
 	uint32_t src;     /* run: input index */
 	double runtime;   /* first send to finish, when T_DONE */
 	char *why;        /* why it failed, kept for its joblog row */

@@ -80,6 +80,7 @@ void worker_release(struct worker *w)
 	linebuf_release(&w->ebuf);
 	free(w->fault_msg);
 	free(w->spawn_result);
+	free(w->batch_left);
 	for (unsigned i = 0; i < WORKER_TAIL_LINES; i++)
 		free(w->tail[i]);
 	memset(w, 0, sizeof(*w));
@@ -386,6 +387,9 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	w->sent = w->done = 0;
 	w->nflight = 0;
 	w->fl_head = w->fl_tail = IDQ_HOLE;
+	w->nbatches = 0;
+	if (w->batch_left)
+		memset(w->batch_left, 0, w->batch_cap * sizeof(uint32_t));
 	w->fault = WF_NONE;
 	free(w->fault_msg);
 	w->fault_msg = NULL;

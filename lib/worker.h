@@ -115,6 +115,12 @@ struct worker {
 	uint32_t room_pos; /* in the pool's room heap + 1; 0: not there */
 	bool one_shot;     /* added by add_worker: no retry if it fails */
 	bool read_held;    /* in the pool's held_readers */
+
+	/* Batches in flight: tasks not yet answered, per place. */
+	uint32_t *batch_left;
+	uint32_t batch_cap, nbatches;
+	uint64_t st_batches, st_batch_tasks; /* --stats */
+	uint32_t st_batch_max;
 };
 
 /* Something happened to w: look at its deadlines and room again. */
