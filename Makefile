@@ -158,6 +158,9 @@ $(LIBFUZZER)/lib/%.o: lib/%.c lib/*.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
+$(LIBFUZZER)/lib/remote.o: $(BUILD)/gen/remote_guard.h
+$(LIBFUZZER)/lib/remote.o: LIBFUZZER_CFLAGS += -I$(BUILD)/gen
+
 $(LIBFUZZER)/libspool.a: $(LIBFUZZER_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
