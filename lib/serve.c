@@ -10,6 +10,7 @@
  * stats, shutdown. */
 #define _GNU_SOURCE
 #include "serve.h"
+#include "joblog.h"
 #include "jsonscan.h"
 #include "log.h"
 #include "output.h"
@@ -150,13 +151,11 @@ static int atoi_span(const char *p, size_t n, int def)
 	return (int)v;
 }
 
+/* The key of a request id in a client's map of ids in flight (0 is not
+ * a key). */
 static uint64_t id_key(const char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
+	uint64_t h = joblog_hash(p, n);
 	return h ? h : 1;
 }
 
