@@ -65,6 +65,11 @@ bool worker_input_drained(const struct worker *w)
 	if (buf_used(&w->wbuf))
 		return false;
 	int queued = 0;
+	/* Answers it wrote that spool has not read yet (read coalescing,
+	 * a busy turn): it is not holding them. */
+	if (w->fd_out >= 0 && ioctl(w->fd_out, FIONREAD, &queued) == 0 &&
+	    queued > 0)
+		return false;
 	/* FIONREAD on a pipe's write end counts what is in the pipe. */
 	if (w->fd_in >= 0 && ioctl(w->fd_in, FIONREAD, &queued) == 0)
 		return queued == 0;

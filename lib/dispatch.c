@@ -353,78 +353,38 @@ static bool batch_ready(struct pool *p, const struct worker *w)
 	return false;
 }
 
-/* --- Workers with room: a min-heap by (tasks in flight, index) ------- */
+/* --- Workers with room ----------------------------------------------- *
+ *
+ * A min-heap keyed by tasks in flight: the deadline heap (timer.h) serves,
+ * a worker's key being its load instead of a time.  Equal loads come out
+ * in the order they were last set, so ties take turns. */
 
-static bool room_less(const struct worker *a, const struct worker *b)
+static struct worker *room_at(const struct pool *p, uint32_t i)
 {
-	return a->nflight < b->nflight ||
-	       (a->nflight == b->nflight && a->index < b->index);
+	return timer_owner(p->roomh.v[i], struct worker, room);
 }
 
-static void room_place(struct pool *p, uint32_t i, struct worker *w)
+/* The least loaded after the first (a child of the root). */
+static struct worker *room_second(const struct pool *p)
 {
-	p->room[i] = w;
-	w->room_pos = i + 1;
-}
-
-static void room_up(struct pool *p, uint32_t i)
-{
-	struct worker *w = p->room[i];
-	while (i) {
-		uint32_t up = (i - 1) / 2;
-		if (!room_less(w, p->room[up]))
-			break;
-		room_place(p, i, p->room[up]);
-		i = up;
+	if (p->roomh.n < 2)
+		return NULL;
+	uint32_t i = 1;
+	if (p->roomh.n > 2) {
+		const struct timer *a = p->roomh.v[1], *b = p->roomh.v[2];
+		if (b->at < a->at || (b->at == a->at && b->seq < a->seq))
+			i = 2;
 	}
-	room_place(p, i, w);
-}
-
-static void room_down(struct pool *p, uint32_t i)
-{
-	struct worker *w = p->room[i];
-	for (;;) {
-		uint32_t c = 2 * i + 1;
-		if (c >= p->nroom)
-			break;
-		if (c + 1 < p->nroom && room_less(p->room[c + 1], p->room[c]))
-			c++;
-		if (!room_less(p->room[c], w))
-			break;
-		room_place(p, i, p->room[c]);
-		i = c;
-	}
-	room_place(p, i, w);
+	return room_at(p, i);
 }
 
 /* Put w where its room and load say: in the heap at its place, or out. */
 static void room_update(struct pool *p, struct worker *w)
 {
-	bool want = worker_room(p, w) > 0;
-	if (w->room_pos) {
-		uint32_t i = w->room_pos - 1;
-		if (!want) {
-			w->room_pos = 0;
-			struct worker *last = p->room[--p->nroom];
-			if (i < p->nroom) {
-				room_place(p, i, last);
-				room_up(p, i);
-				room_down(p, last->room_pos - 1);
-			}
-			return;
-		}
-		room_up(p, i);
-		room_down(p, w->room_pos - 1);
-		return;
-	}
-	if (!want)
-		return;
-	if (p->nroom == p->room_cap) {
-		p->room_cap = p->room_cap ? p->room_cap * 2 : 64;
-		p->room = xrealloc(p->room, p->room_cap * sizeof(*p->room));
-	}
-	room_place(p, p->nroom++, w);
-	room_up(p, p->nroom - 1);
+	if (worker_room(p, w) > 0)
+		timer_set(&p->roomh, &w->room, (double)w->nflight);
+	else
+		timer_clear(&p->roomh, &w->room);
 }
 
 /* The workers something happened to: their place in the heap. */
@@ -450,7 +410,7 @@ void pool_want_flush(struct pool *p, struct worker *w)
 static bool dispatch_suspects(struct pool *p)
 {
 	while (p->suspects.len) {
-		struct worker *idle = p->nroom ? p->room[0] : NULL;
+		struct worker *idle = p->roomh.n ? room_at(p, 0) : NULL;
 		if (!idle || idle->nflight)
 			break;
 		uint32_t first = idq_pop_front(&p->suspects);
@@ -484,8 +444,8 @@ static void pool_dispatch(struct pool *p)
 		return;
 	if (!dispatch_suspects(p))
 		return;
-	while (p->nqueued && p->nroom) {
-		struct worker *best = p->room[0];
+	while (p->nqueued && p->roomh.n) {
+		struct worker *best = room_at(p, 0);
 		long n = worker_room(p, best);
 		if (best->spec->batch_max) {
 			if ((long)p->nqueued < n && !batch_ready(p, best))
@@ -496,10 +456,8 @@ static void pool_dispatch(struct pool *p)
 		}
 		/* Not enough for everyone: level the workers up, so the
 		 * least loaded always gets the next task. */
-		if ((long)p->nqueued < n * (long)p->nroom && p->nroom > 1) {
-			struct worker *second = p->room[1];
-			if (p->nroom > 2 && room_less(p->room[2], second))
-				second = p->room[2];
+		struct worker *second = room_second(p);
+		if (second && (long)p->nqueued < n * (long)p->roomh.n) {
 			long gap =
 				(long)second->nflight - (long)best->nflight + 1;
 			if (gap < n)

@@ -690,6 +690,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	idq_init(&p->suspects, 16);
 	idmap_init(&p->byid);
 	timer_heap_init(&p->timers);
+	timer_heap_init(&p->roomh);
 
 	struct buf err = BUF_INIT;
 	if (o->workers_path) {
@@ -799,7 +800,7 @@ static void pool_teardown(struct pool *p)
 	free(p->dirty_room.v);
 	free(p->flushq.v);
 	free(p->held_readers.v);
-	free(p->room);
+	timer_heap_release(&p->roomh);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);
 	if (p->err_watch >= 0)

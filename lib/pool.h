@@ -154,8 +154,7 @@ struct pool {
 	 * tasks in flight, and those with bytes to write. */
 	struct timer_heap timers;
 	struct wvec dirty_time, dirty_room, flushq;
-	struct worker **room; /* min-heap by (nflight, index) */
-	uint32_t nroom, room_cap;
+	struct timer_heap roomh; /* workers with room, by tasks in flight */
 	bool eof_dirty;    /* look for lines workers to close at EOF */
 	bool answers_held; /* a client cannot take more results */
 	double batch_due;  /* a held partial batch goes then */
@@ -298,7 +297,8 @@ void inflight_push(struct pool *p, struct worker *w, uint32_t slot);
 void inflight_remove(struct pool *p, struct worker *w, uint32_t slot);
 
 /* answer.c */
-/* Its stdin is written and read: it is waiting for more input. */
+/* Its stdin is written and read, and what it wrote is read: it may be
+ * waiting for more input. */
 bool worker_input_drained(const struct worker *w);
 /* Some process of it is blocked reading its stdin, none is running. */
 bool worker_waits_for_input(const struct worker *w);

@@ -112,7 +112,7 @@ struct worker {
 	bool dirty_time;   /* its deadlines must be looked at again */
 	bool dirty_room;   /* its place among workers with room, too */
 	bool in_flushq;    /* it has bytes to write */
-	uint32_t room_pos; /* in the pool's room heap + 1; 0: not there */
+	struct timer room; /* in the pool's heap of workers with room */
 	bool one_shot;     /* added by add_worker: no retry if it fails */
 	bool read_held;    /* in the pool's held_readers */
 
