@@ -159,12 +159,12 @@ void worker_ready(struct pool *p, struct worker *w, char *result)
 	w->up = true;
 	pool_touch(p, w);
 	p->eof_dirty = true;
-	if (p->on_worker)
-		p->on_worker(p->hook_ctx, w, true, NULL);
 	w->spawn_s = p->now - w->spawned_at;
 	free(w->spawn_result);
 	w->spawn_result = result;
 	w->limit = worker_limit(p, w);
+	if (p->on_worker)
+		p->on_worker(p->hook_ctx, w, true, NULL);
 	if (log_get_level() >= LOG_VERBOSE) {
 		struct buf b = BUF_INIT;
 		buf_add_duration(&b, w->spawn_s);

@@ -98,6 +98,10 @@ static int culprit(const struct pool *p, const struct worker *w,
 		   const uint32_t *slots, uint32_t n)
 {
 	if (w->fault == WF_TIMEOUT) {
+		/* A batch is computed as a whole: which of its tasks made it
+		 * late cannot be known. */
+		if (w->spec->batch_max && n > 1)
+			return -1;
 		for (uint32_t i = 0; i < n; i++)
 			if (slots[i] == w->fault_slot)
 				return (int)i;

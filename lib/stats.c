@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static size_t bucket_of(double s)
@@ -201,9 +202,10 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 			if (!w->spec->batch_max || !w->st_batches)
 				continue;
 			buf_addf(&b,
-				 "spool: %s: %llu batches, mean %.1f, max %u "
+				 "spool: %s: %llu batch%s, mean %.1f, max %u "
 				 "tasks\n",
 				 w->label, (unsigned long long)w->st_batches,
+				 w->st_batches == 1 ? "" : "es",
 				 (double)w->st_batch_tasks /
 					 (double)w->st_batches,
 				 w->st_batch_max);
@@ -242,8 +244,13 @@ int stats_report(struct pool *p, const struct latency_hist *h, const char *path,
 	stats_json(p, h, wall, &b);
 	buf_addc(&b, '\n');
 	int rc = 0;
-	if (ftruncate(fd, 0) != 0 ||
-	    pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {
+	struct stat st;
+	bool file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* A regular file is rewritten from its start; anything else
+	 * (/dev/null, a pipe) just takes the document. */
+	if ((file && (ftruncate(fd, 0) != 0 ||
+		      pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len)) ||
+	    (!file && write_all(fd, b.p, b.len) != 0)) {
 		log_error("%s: cannot write --stats: %s", path,
 			  strerror(errno));
 		rc = -1;
