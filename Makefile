@@ -99,7 +99,7 @@ all: $(BUILD)/unit/remote_cmd
 
 $(BUILD)/libspool.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/cmd/spool.o: cmd/spool.c lib/*.h | deps
 	@mkdir -p $(dir $@)
@@ -163,7 +163,7 @@ $(LIBFUZZER)/lib/remote.o: LIBFUZZER_CFLAGS += -I$(BUILD)/gen
 
 $(LIBFUZZER)/libspool.a: $(LIBFUZZER_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(LIBFUZZER)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(LIBFUZZER)/libspool.a
 	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer -DSPOOL_LIBFUZZER \

@@ -24,6 +24,7 @@
  * wake-up (it has work queued meanwhile). */
 #define COALESCE_MIN 0.00002
 #define COALESCE_MAX 0.0005
+#define COALESCE_FEW 64
 
 void worker_flush(struct pool *p, struct worker *w)
 {
@@ -196,7 +197,7 @@ static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 	uint32_t slot = idmap_get(&p->byid, id);
 	if (slot == IDMAP_NONE || pool_task(p, slot)->worker != w->index)
 		return IDQ_HOLE;
-	if (slot == w->fl_head)
+	if (slot == inflight_oldest(w))
 		w->oldest_since = p->now; /* a new oldest */
 	inflight_remove(p, w, slot);
 	return slot;
@@ -205,7 +206,7 @@ static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 /* A lines worker answers in order: the oldest in flight. */
 static uint32_t take_oldest(struct pool *p, struct worker *w)
 {
-	uint32_t slot = w->fl_head;
+	uint32_t slot = inflight_oldest(w);
 	inflight_remove(p, w, slot);
 	w->oldest_since = p->now;
 	return slot;
@@ -312,7 +313,7 @@ static void answer_batch(struct pool *p, struct worker *w, const char *line,
 		protocol_error(p, w, why, line, n);
 	} else {
 		for (long i = 0; i < k; i++) {
-			if (slots[i] == w->fl_head)
+			if (slots[i] == inflight_oldest(w))
 				w->oldest_since = p->now;
 			inflight_remove(p, w, slots[i]);
 		}
@@ -435,6 +436,7 @@ void worker_lines(struct pool *p, struct worker *w)
 		if (!starting)
 			answers++;
 	}
+	w->last_answers = answers;
 	if (answers) {
 		w->last_answer = p->now;
 		learn_service_time(p, w, answers);
@@ -505,9 +507,14 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	/* Give this worker its next tasks before reading the others'
 	 * answers, so it computes while spool works. */
 	pool_pump(p);
-	/* Deep window, fast tasks, still busy: let answers pile up. */
+	/* Deep window, fast tasks, still busy, and its answers come a few
+	 * at a time (a worker that writes each one): let them pile up.
+	 * Turning the watch off and on costs two system calls with epoll,
+	 * so a worker whose answers already come in large reads is read as
+	 * they come. */
 	if (w->w_out >= 0 && w->limit >= 16 &&
-	    (long)w->nflight >= w->limit / 4 && w->svc > 0) {
+	    (long)w->nflight >= w->limit / 4 && w->svc > 0 &&
+	    w->last_answers < COALESCE_FEW) {
 		double delay = w->svc * (double)w->limit / 4;
 		if (delay > COALESCE_MAX)
 			delay = COALESCE_MAX;

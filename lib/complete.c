@@ -126,7 +126,7 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 	uint32_t n = 0;
 	uint32_t *slots = xcalloc(w->nflight + 1, sizeof(uint32_t));
 	while (w->nflight) {
-		uint32_t s = w->fl_head;
+		uint32_t s = inflight_oldest(w);
 		inflight_remove(p, w, s);
 		slots[n++] = s;
 	}
@@ -182,9 +182,11 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 /* A task in flight on w has been in flight at a worker's death before. */
 bool inflight_blamed(struct pool *p, const struct worker *w)
 {
-	for (uint32_t s = w->fl_head; s != IDQ_HOLE; s = pool_task(p, s)->next)
-		if (pool_task(p, s)->flags & TF_BLAMED)
+	for (uint32_t i = 0; i < w->fl.len; i++) {
+		uint32_t s = idq_at(&w->fl, i);
+		if (s != IDQ_HOLE && (pool_task(p, s)->flags & TF_BLAMED))
 			return true;
+	}
 	return false;
 }
 
@@ -193,7 +195,7 @@ void fail_inflight(struct pool *p, struct worker *w, const char *why,
 		   bool count_interrupted)
 {
 	while (w->nflight) {
-		uint32_t slot = w->fl_head;
+		uint32_t slot = inflight_oldest(w);
 		inflight_remove(p, w, slot);
 		if (count_interrupted)
 			p->n_interrupted++;

@@ -15,53 +15,6 @@
 
 /* --- A worker's in-flight list -------------------------------------- */
 
-void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
-{
-	struct task *t = pool_task(p, slot);
-	t->next = IDQ_HOLE;
-	t->prev = w->fl_tail;
-	if (w->fl_tail != IDQ_HOLE)
-		pool_task(p, w->fl_tail)->next = slot;
-	else
-		w->fl_head = slot;
-	w->fl_tail = slot;
-	w->nflight++;
-	if (w->codec->by_id)
-		idmap_put(&p->byid, t->id, slot);
-	if (w->spec->buffered) {
-		w->bytes_inflight += buf_used(&t->data) + 1;
-		p->exempt++;
-	}
-	/* A first task in flight starts its clock (timeouts). */
-	if (w->nflight == 1)
-		pool_touch(p, w);
-}
-
-void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
-{
-	struct task *t = pool_task(p, slot);
-	if (t->prev != IDQ_HOLE)
-		pool_task(p, t->prev)->next = t->next;
-	else
-		w->fl_head = t->next;
-	if (t->next != IDQ_HOLE)
-		pool_task(p, t->next)->prev = t->prev;
-	else
-		w->fl_tail = t->prev;
-	t->next = t->prev = IDQ_HOLE;
-	w->nflight--;
-	if (w->codec->by_id)
-		idmap_del(&p->byid, t->id);
-	if (w->spec->buffered) {
-		w->bytes_inflight -= buf_used(&t->data) + 1;
-		p->exempt--;
-	}
-	if (w->spec->batch_max && t->batch < w->batch_cap &&
-	    w->batch_left[t->batch] && !--w->batch_left[t->batch])
-		w->nbatches--;
-	pool_touch(p, w);
-}
-
 /* --- Queues --------------------------------------------------------- */
 
 static void ring_add(struct pool *p, struct client *c)
@@ -115,7 +68,8 @@ void pool_queue(struct pool *p, uint32_t slot, bool front)
 	else
 		idq_push_back(&c->queue, slot);
 	p->nqueued++;
-	ring_add(p, c);
+	if (!c->in_ring)
+		ring_add(p, c);
 }
 
 /* The next task to dispatch, clients taking turns; IDQ_HOLE when none
@@ -221,7 +175,8 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	if (w->state != WS_READY || w->fd_in < 0)
 		return 0;
 	/* A suspect runs alone. */
-	if (w->nflight && (pool_task(p, w->fl_head)->flags & TF_SUSPECT))
+	if (w->nflight &&
+	    (pool_task(p, inflight_oldest(w))->flags & TF_SUSPECT))
 		return 0;
 	/* End of input and a worker that buffers its output: what is left
 	 * goes out now, and every lines worker is made to flush. */
@@ -278,6 +233,40 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
 			     buf_used(&t->data));
 	task_sent(p, w, slot);
+}
+
+/* The hot path of a run: up to n tasks of the one waiting client to w, in
+ * a tight loop (what next_task and send_task do, one task at a time). */
+static void send_run(struct pool *p, struct worker *w, struct client *c,
+		     long n)
+{
+	double now = p->now;
+	uint32_t k = 0;
+	pool_want_flush(p, w);
+	if (!w->nflight) {
+		w->oldest_since = now;
+		w->busy_mark = now;
+	}
+	while ((long)k < n && c->queue.len) {
+		uint32_t slot = idq_pop_front(&c->queue);
+		struct task *t = pool_task(p, slot);
+		w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
+				     buf_used(&t->data));
+		t->state = T_INFLIGHT;
+		t->worker = w->index;
+		t->attempts++;
+		t->sent = now;
+		if (!t->first)
+			t->first = now;
+		inflight_push(p, w, slot);
+		k++;
+	}
+	w->sent += k;
+	p->nqueued -= k;
+	if (!p->nqueued)
+		p->eof_dirty = true;
+	if (!c->queue.len)
+		ring_remove(p, c);
 }
 
 /* --- Batches (SPEC 11) ---------------------------------------------- */
@@ -465,6 +454,13 @@ static void pool_dispatch(struct pool *p)
 		}
 		if (n < 1)
 			n = 1;
+		struct client *only = p->ring;
+		if (only && only->rr_next == only && !only->paused &&
+		    !(best->kind & WK_BUFFERED)) {
+			send_run(p, best, only, n);
+			room_update(p, best);
+			continue;
+		}
 		while (n-- > 0) {
 			uint32_t slot = next_task(p);
 			if (slot == IDQ_HOLE) {

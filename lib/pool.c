@@ -65,32 +65,12 @@ void client_release(struct client *c)
 	idq_release(&c->queue);
 }
 
-uint32_t pool_task_new(struct pool *p, struct client *c)
-{
-	uint32_t slot = task_alloc(&p->ts);
-	struct task *t = pool_task(p, slot);
-	t->owner = c;
-	t->id = ++p->ids;
-	return slot;
-}
-
-bool pool_has_room(const struct pool *p)
-{
-	/* Tasks in flight on a buffered worker keep its pipe full; they are
-	 * bounded by its window, not by -q (or -q would stop the input that
-	 * makes it flush). */
-	return p->ts.used - p->exempt < (uint32_t)p->queue_size;
-}
 
 void pool_submit(struct pool *p, uint32_t slot)
 {
 	pool_queue(p, slot, false);
 }
 
-void pool_task_release(struct pool *p, uint32_t slot)
-{
-	task_free(&p->ts, slot);
-}
 
 void pool_hold_answers(struct pool *p, bool hold)
 {
@@ -385,7 +365,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 		double to = spec_timeout(p, w);
 		if (to <= 0)
 			break;
-		uint32_t slot = w->fl_head;
+		uint32_t slot = inflight_oldest(w);
 		/* The clock of the oldest task in flight runs from when it
 		 * was sent or, if others were ahead of it on this worker,
 		 * from when the last of them was answered: a task waiting
@@ -414,14 +394,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 
 void pool_touch(struct pool *p, struct worker *w)
 {
-	if (!w->dirty_time) {
-		w->dirty_time = true;
-		vec_push(&p->dirty_time, w);
-	}
-	if (!w->dirty_room) {
-		w->dirty_room = true;
-		vec_push(&p->dirty_room, w);
-	}
+	pool_touch_inline(p, w);
 }
 
 /* Act on what is due and return the nearest deadline.  Only workers
@@ -518,7 +491,7 @@ static void pool_step(struct pool *p)
 			    p->stop == STOP_PIPE ? FR_OUTPUT : FR_NOT_STARTED,
 			    NULL);
 		p->phase = PH_DRAIN;
-		if (p->ts.used == 0)
+		if (p->ts.used == 0 && p->n_unwritten == 0)
 			pool_begin_shutdown(p);
 		else
 			for (size_t i = 0; i < p->nw; i++)
@@ -544,7 +517,7 @@ static void pool_step(struct pool *p)
 		if (why)
 			fail_queued(p, why, FAIL_NOT_STARTED, FR_NOT_STARTED,
 				    NULL);
-		if (p->ts.used == 0)
+		if (p->ts.used == 0 && p->n_unwritten == 0)
 			pool_begin_shutdown(p);
 	}
 	if (p->phase == PH_SHUTDOWN && p->nlive == 0)
