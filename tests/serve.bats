@@ -687,7 +687,7 @@ server_exit() {
 		call a 1 execute [{"x":1}]
 		answer a 1
 	EOF
-	run -2 --separate-stderr "$SPOOL" serve -w pool.json --listen s.sock
+	run -2 --separate-stderr spool_t serve -w pool.json --listen s.sock
 	assert_equal "$status" 2
 	on_err assert_output --partial 'a server is listening there already'
 	converse <<-'EOF'
@@ -701,7 +701,7 @@ server_exit() {
 @test "--listen: a path that is not a socket is refused with exit 2 and kept" {
 	echo precious >s.sock
 	sq_pool pool.json
-	run -2 --separate-stderr "$SPOOL" serve -w pool.json --listen s.sock
+	run -2 --separate-stderr spool_t serve -w pool.json --listen s.sock
 	on_err assert_output --partial 'not a socket'
 	assert_equal "$(cat s.sock)" precious
 }
