@@ -958,8 +958,10 @@ int config_spec_from_json(const struct pool_config *cfg,
 			     cfg->dir ? cfg->dir : ".", err);
 	buf_release(&text);
 	buf_release(&t);
-	if (r != 0)
+	if (r != 0) {
+		config_release(&one);
 		return -1;
+	}
 	*out = one.specs[0];
 	memset(&one.specs[0], 0, sizeof(one.specs[0]));
 	config_release(&one);

@@ -57,6 +57,7 @@ struct conn {
 	bool eof;      /* no more requests from it */
 	bool dead;     /* gone: its answers are dropped */
 	bool closing;  /* close once what it is owed is written */
+	bool hup;
 	struct linebuf in;
 	struct output out;
 	struct idmap ids;  /* hash of each id in flight -> slot */
@@ -372,7 +373,9 @@ static void on_worker(void *ctx, struct worker *w, bool up, const char *why)
 			buf_add_json_string(&b, r, strlen(r));
 			buf_addc(&b, '}');
 			buf_addc(&b, '\0');
-			char *m = xasprintf("spawn failed: %s", r);
+			char *m = strncmp(r, "spawn failed: ", 14) == 0
+					  ? xstrdup(r)
+					  : xasprintf("spawn failed: %s", r);
 			send_error(wt->conn, wt->id, E_SPAWN, m, b.p);
 			free(m);
 		}
@@ -486,19 +489,32 @@ static void do_execute(struct conn *c, const char *id, size_t id_n,
 	pool_submit(p, slot);
 }
 
+/* A notification is never answered, not even with an error: the server's
+ * log says what was wrong with it. */
+static void refuse_worker(struct conn *c, const char *id, int code,
+			  const char *msg, const char *data)
+{
+	if (id)
+		send_error(c, id, code, msg, data);
+	else
+		log_error("client %d: add_worker (a notification, not "
+			  "answered): %s",
+			  c->num, msg);
+}
+
 static void do_add_worker(struct conn *c, const char *id, const struct req *r)
 {
 	struct serve *s = c->s;
 	struct pool *p = s->p;
 	if (!r->has_params || r->params.p[0] != '{') {
-		send_error(c, id, E_PARAMS,
+		refuse_worker(c, id, E_PARAMS,
 			   "add_worker takes a worker spec object (as in a "
 			   "pool config)",
 			   NULL);
 		return;
 	}
 	if (s->shutting_down || p->stop != STOP_NONE) {
-		send_error(c, id, E_SHUTDOWN, "shutting down", NULL);
+		refuse_worker(c, id, E_SHUTDOWN, "shutting down", NULL);
 		return;
 	}
 	const struct worker_spec *tmpl =
@@ -508,13 +524,15 @@ static void do_add_worker(struct conn *c, const char *id, const struct req *r)
 	if (config_spec_from_json(&p->cfg, tmpl, r->params.p, r->params.n, spec,
 				  &err) != 0) {
 		buf_addc(&err, '\0');
-		send_error(c, id, E_PARAMS, err.p, NULL);
+		refuse_worker(c, id, E_PARAMS, err.p, NULL);
 		buf_release(&err);
 		free(spec);
 		return;
 	}
 	buf_release(&err);
 	struct worker *w = pool_add_worker(p, spec);
+	if (!id)
+		return;
 	if (w->came_up || w->state == WS_GIVEN_UP) {
 		/* Decided at once (a program that cannot be run): the hook
 		 * had no waiter yet. */
@@ -576,9 +594,14 @@ static void handle_request(struct conn *c, const char *line, size_t n)
 	}
 	if (span_is(r.method, "\"execute\"")) {
 		do_execute(c, id, id ? idb.len - 1 : 0, &r);
+	} else if (!id && span_is(r.method, "\"shutdown\"")) {
+		if (!s->shutting_down) {
+			s->shutting_down = true;
+			pool_stop(s->p, STOP_EOF);
+		}
+	} else if (!id && span_is(r.method, "\"add_worker\"")) {
+		do_add_worker(c, NULL, &r);
 	} else if (!id) {
-		/* Other methods only answer: a notification of them does
-		 * nothing. */
 	} else if (span_is(r.method, "\"spawn\"")) {
 		/* params: what a parent spool sends (its spec's spawn
 		 * value, {} by default) is not looked at: workers get their
@@ -650,7 +673,8 @@ static void on_conn_read(void *ctx, int fd, int revents)
 {
 	struct conn *c = ctx;
 	(void)fd;
-	(void)revents;
+	if (revents & POLLHUP && c->rfd == c->wfd)
+		c->hup = true;
 	c->readable = true;
 }
 
@@ -772,6 +796,11 @@ static void conn_free(struct serve *s, struct conn *c)
 static void conn_read(struct conn *c)
 {
 	struct pool *p = c->s->p;
+	if (c->hup && !c->dead) {
+		/* Gone for good (not a half-close): what it sent is moot. */
+		conn_lost(c, "disconnected");
+		return;
+	}
 	for (int k = 0; k < READS_PER_TURN && !c->dead && !c->closing; k++) {
 		if (!pool_has_room(p) || buf_used(&c->out.b) > CONN_OUT_HIGH)
 			return;
@@ -795,7 +824,9 @@ static void conn_read(struct conn *c)
 			return;
 		c->readable = false;
 		ssize_t got = linebuf_fill(&c->in, c->rfd, 0);
-		if (got == 0) {
+		if (got == 0 && c->hup) {
+			conn_lost(c, "disconnected");
+		} else if (got == 0) {
 			c->eof = true;
 			log_verbose("client %d: end of its requests", c->num);
 		} else if (got < 0 && errno != EAGAIN) {
@@ -876,9 +907,10 @@ static bool serve_prepare(struct client *cl, double *deadline)
 	bool room = pool_has_room(p);
 	bool busy = false;
 	for (struct conn *c = s->conns; c; c = c->next) {
-		bool want = room && !c->dead && !c->eof && !c->closing &&
+		bool open = !c->dead && !c->eof && !c->closing;
+		bool want = room && open &&
 			    buf_used(&c->out.b) <= CONN_OUT_HIGH;
-		short ev = want && !c->readable ? POLLIN : 0;
+		short ev = open && !c->readable ? POLLIN : 0;
 		bool owed = !c->dead && output_pending(&c->out);
 		if (c->w_watch >= 0) {
 			loop_set(&p->loop, c->w_watch, owed ? POLLOUT : 0);

@@ -80,9 +80,9 @@ void spawn_worker(struct pool *p, struct worker *w)
 	if (worker_spawn(w, p->now, p->guard_fd, &why) != 0) {
 		buf_addc(&why, '\0');
 		log_error("worker %s: %s", w->label, why.p);
+		free(w->fault_msg);
+		w->fault_msg = xstrdup(why.p);
 		if (p->check) {
-			free(w->fault_msg);
-			w->fault_msg = xstrdup(why.p);
 			w->state = WS_STOPPED;
 		} else {
 			/* Not something a retry can fix. */

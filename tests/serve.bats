@@ -493,7 +493,7 @@ server_exit() {
 	sq_pool pool.json
 	converse <<-'EOF'
 		serve c -w pool.json
-		send c [{"jsonrpc":"2.0","id":1,"method":"stats"}]
+		send c []
 		send c "execute"
 		send c {"jsonrpc":"1.0","id":3,"method":"stats"}
 		send c {"id":4,"method":"stats"}
@@ -506,6 +506,25 @@ server_exit() {
 	EOF
 	run jq -c '[.id, .error.code]' c.out
 	assert_output $'[null,-32600]\n[null,-32600]\n[3,-32600]\n[4,-32600]\n[5,-32600]\n[6,-32600]\n[null,-32600]\n[null,-32600]\n[9,null]'
+}
+
+@test "a batch of requests is taken; its answers come one a line, an empty batch is -32600" {
+	sq_pool pool.json
+	converse <<-'EOF'
+		serve c -w pool.json
+		send c [{"jsonrpc":"2.0","id":1,"method":"execute","params":[{"x":1}]},{"jsonrpc":"2.0","id":2,"method":"execute","params":[{"x":2}]},{"jsonrpc":"2.0","method":"stats"}]
+		answer c 1
+		answer c 2
+		send c []
+		call c 3 stats
+		answer c 3
+	EOF
+	run jq -c '[.id, (.error.code // "ok")]' c.out
+	assert_line --index 0 --regexp '^\[[12],"ok"\]$'
+	assert_line --index 1 --regexp '^\[[12],"ok"\]$'
+	assert_line --index 2 '[null,-32600]'
+	assert_line --index 3 '[3,"ok"]'
+	assert_equal "${#lines[@]}" 4
 }
 
 @test "bad input: an unknown method is -32601 naming it" {
