@@ -2,6 +2,7 @@
 #
 #   make                 build build/spool and build/libspool.a
 #   make test            unit tests, Python SDK tests and the bats suite
+#                        (BATS_JOBS=3 test files side by side; 1: one by one)
 #   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
 #   make test-tsan       the C client's threaded test under ThreadSanitizer
 #   make fuzz-run        each fuzz target as a libFuzzer fuzzer for
@@ -179,9 +180,15 @@ fuzz-run: fuzz
 pytest:
 	python3 -m unittest discover -s workers/python -p 'test_*.py' -q
 
+# Test files run side by side (GNU parallel drives bats --jobs), each
+# file's tests in order: they share a fixture such as an sshd's log.
+BATS_JOBS ?= 3
+BATS_PAR := $(if $(filter-out 1,$(BATS_JOBS)),--jobs $(BATS_JOBS) \
+	--no-parallelize-within-files)
+
 bats:
 	SPOOL=$(abspath $(SPOOL)) SPOOL_BUILD=$(abspath $(BUILD)) \
-		bats $(BATSFLAGS) tests/
+		bats $(BATS_PAR) $(BATSFLAGS) tests/
 
 demo: all
 	@sh tests/deps.sh demo

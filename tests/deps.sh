@@ -33,6 +33,8 @@ for what in "$@"; do
 		need procps command -v ps
 		need bsdutils command -v script
 		need bash-completion test -f /usr/share/bash-completion/bash_completion
+		# bats --jobs: test files side by side.
+		need parallel sh -c 'parallel --version | grep -q "GNU parallel"'
 		# batch.bats: a worker on a JSON-RPC library from npm.
 		need nodejs command -v node
 		need npm command -v npm

@@ -199,13 +199,14 @@ poison_run() {
 }
 
 # hang_run PROTO : 8 tasks, the first hangs its worker for ever; three in
-# flight; -t 0.5 and default retries.
+# flight; -t 1.5 (a fresh worker's start-up counts on its first task's
+# clock: on a loaded machine 0.5 s was too short) and default retries.
 hang_run() {
 	tasks_with 8 tasks.ndjson hang 1
 	grep -v hang tasks.ndjson >healthy.ndjson
 	fw_pool pool.json "$1" '' --hang hang --count count
 	rm -f jl count
-	run --separate-stderr spool_t run -w pool.json --inflight 3 -t 0.5 --joblog jl --failed failed tasks.ndjson
+	run --separate-stderr spool_t run -w pool.json --inflight 3 -t 1.5 --joblog jl --failed failed tasks.ndjson
 	track $(cat count)
 	echo "status $status; stderr: $stderr" >&2
 	[ "$status" -eq 1 ]
@@ -215,17 +216,17 @@ hang_run() {
 	# Its neighbours in flight were requeued uncharged.
 	[ "$(jl_attempts jl | tr '\n' ';')" = '7 1 ok;1 3 failed;' ]
 	[ "$(nlines count)" -eq 3 ]
-	[ "$(err_count '^spool: tasks\.ndjson:1: failed after 3 attempts: worker fw#0 \(pid [0-9]+\) stopped: task tasks\.ndjson:1 timed out after 0\.5s$')" -eq 1 ]
+	[ "$(err_count '^spool: tasks\.ndjson:1: failed after 3 attempts: worker fw#0 \(pid [0-9]+\) stopped: task tasks\.ndjson:1 timed out after 1\.5s$')" -eq 1 ]
 }
 
 @test "a timeout with several tasks in flight charges only the timed-out task (spool protocol)" {
-	SPOOL_T=10 hang_run spool
+	SPOOL_T=20 hang_run spool
 }
 
 @test "a timeout with several tasks in flight charges only the timed-out task (lines protocol, also once input is at its end)" {
 	# Its second and third attempts come after the whole input was read:
 	# the clock must still run.
-	SPOOL_T=10 hang_run lines
+	SPOOL_T=20 hang_run lines
 }
 
 # ------------------------------------------------------------------ #
