@@ -18,6 +18,9 @@ WORKLOADS = {
            ["spool", "parallel"]),
     "W2": ("jq, 1M tasks, -j 2 -k, against GNU parallel --pipe",
            ["spool", "parallel"]),
+    "W2b": ("stdio filters, buffered: plain jq, 1M tasks, --buffered -j 2 "
+            "-k, against GNU parallel --pipe, and the floor",
+            ["spool", "parallel", "floor"]),
     "W3": ("Python SDK workers (spool protocol), 100k tasks, against "
            "Python process pools", ["spool", "ppe", "imap"]),
     "W4": ("uneven tasks (1 ms or 80-160 ms), 400 tasks, 4 workers: "
@@ -36,7 +39,14 @@ TOOL_NAMES = {
     "imap": "Pool.imap",
     "pingpong": "C ping-pong",
     "spool-tasks": "spool (tasks only)",
+    "floor": "floor: 2 bare jq",
 }
+
+
+def workload_key(w):
+    """W1 < W2 < W2b < W3 ... < W10 < W11."""
+    digits = w[1:].rstrip("abcdefghijklmnopqrstuvwxyz")
+    return (int(digits) if digits.isdigit() else 999, w)
 
 
 def read_meta(path):
@@ -124,7 +134,16 @@ def metrics_for(w, rows):
     """The figures of workload w, from its rows."""
     ms = []
     sp = med(walls(rows, "spool"))
-    if w in ("W1", "W2"):
+    if w == "W2b":
+        an = med(walls(rows, "parallel"))
+        fl = med(walls(rows, "floor"))
+        ms.append(Metric(w, "W2b wall time spool --buffered / parallel",
+                         sp / an if sp and an else None, 0.9, "<=", "%.3f"))
+        ms.append(Metric(w + "-floor", "W2b floor (2 bare jq) / parallel",
+                         fl / an if fl and an else None, None, None, "%.3f"))
+        ms.append(Metric(w + "-gap", "W2b spool --buffered / floor",
+                         sp / fl if sp and fl else None, None, None, "%.3f"))
+    elif w in ("W1", "W2"):
         an = med(walls(rows, "parallel"))
         ratio = sp / an if sp and an else None
         ms.append(Metric(w, "%s wall time spool / parallel" % w, ratio,
@@ -196,7 +215,19 @@ def per_round_table(rows, tools, rounds):
 
 def extra_lines(w, rows, meta):
     out = []
-    if w == "W3":
+    if w == "W2b":
+        for t in ("spool", "parallel", "floor"):
+            m = med(walls(rows, t))
+            n = tasks_of(rows, t)
+            if m and n:
+                out.append("- %s: %.0f tasks/s (median)" %
+                           (TOOL_NAMES[t], n / m))
+        out.append("- the floor: the input split once into two halves at a "
+                   "line boundary (`split -n l/2`), then one bare jq on "
+                   "each half, both at once, reading and writing files "
+                   "(tests/bench/halves.sh); its output is the two halves' "
+                   "outputs joined, checked like the others.")
+    elif w == "W3":
         n = tasks_of(rows, "spool")
         for t in ("spool", "ppe", "imap"):
             m = med(walls(rows, t))
@@ -254,10 +285,11 @@ def main(argv):
     cmds = read_pairs(os.path.join(out_dir, "commands.tsv"))
     rounds = int(meta.get("rounds", "3"))
     scale = int(meta.get("scale", "1"))
+    order = sorted(rows, key=workload_key)
 
     all_metrics = []
     verdicts = {}
-    for w in sorted(rows):
+    for w in order:
         ms = metrics_for(w, rows[w])
         all_metrics.extend((w, m) for m in ms)
         if wrong.get(w):
@@ -301,19 +333,23 @@ def main(argv):
         "| workload | figure | value | target | result |",
         "|---|---|---:|---|---|",
     ]
+    by_w = {}
     for w, m in all_metrics:
-        if m.op is None:
-            result = "(reported)"
-        elif wrong.get(w):
-            result = "FAIL (wrong output)"
-        else:
-            result = {True: "PASS", False: "FAIL", None: "FAIL (no figure)"}[
-                m.met]
-        md.append("| %s | %s | %s | %s | %s |" % (
-            w, m.label, m.shown(), m.target_shown(), result))
-    md.append("")
+        by_w.setdefault(w, []).append(m)
+    for w in order:
+        for m in by_w.get(w, []):
+            if m.op is None:
+                result = "(reported)"
+            elif wrong.get(w):
+                result = "FAIL (wrong output)"
+            else:
+                result = {True: "PASS", False: "FAIL",
+                          None: "FAIL (no figure)"}[m.met]
+            md.append("| %s | %s | %s | %s | %s |" % (
+                w, m.label, m.shown(), m.target_shown(), result))
+    md += ["", "![each figure against its target](ratios.png)", ""]
 
-    for w in sorted(rows):
+    for w in order:
         desc, tools = WORKLOADS[w]
         md += ["## %s: %s" % (w, desc), "", "Result: **%s**" % verdicts[w],
                ""]
@@ -328,7 +364,7 @@ def main(argv):
         md += per_round_table(rows[w], tools, rounds)
         md.append("")
         md += extra_lines(w, rows[w], meta)
-        for m in metrics_for(w, rows[w]):
+        for m in by_w.get(w, []):
             if m.op is None:
                 md.append("- %s: %s (reported; no target)"
                           % (m.label, m.shown()))

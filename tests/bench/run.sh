@@ -8,7 +8,7 @@
 #                    (A B A B ...); default 3
 #   BENCH_SCALE=N    divide every task count by N, for quick smoke runs;
 #                    default 1 (the figures the targets are about)
-#   BENCH_ONLY=W1,W3 run only these workloads (W1..W7); default all
+#   BENCH_ONLY=W1,W3 run only these workloads (W1..W7, W2b); default all
 #   BENCH_STRICT=1   exit 1 when a target is missed, not only on wrong output
 #   BENCH_TIMEOUT=S  wall-clock limit per measured command; default 600
 #
@@ -25,7 +25,7 @@ set -eu
 
 usage() {
 	echo "usage: sh tests/bench/run.sh /absolute/path/to/spool" >&2
-	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,...,W7 BENCH_STRICT=0" >&2
+	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,W2b,...,W7 BENCH_STRICT=0" >&2
 	exit 2
 }
 
@@ -39,7 +39,8 @@ REPO=$(cd "$B/../.." && pwd)
 OUT=$B/out
 ROUNDS=${BENCH_ROUNDS:-3}
 SCALE=${BENCH_SCALE:-1}
-ONLY=$(printf '%s' "${BENCH_ONLY:-W1,W2,W3,W4,W5,W6,W7}" | tr 'a-z ' 'A-Z,')
+ALL=W1,W2,W2b,W3,W4,W5,W6,W7
+ONLY=$(printf '%s' "${BENCH_ONLY:-$ALL}" | tr 'a-z ' 'A-Z,' | sed 's/W2B/W2b/g')
 STRICT=${BENCH_STRICT:-0}
 LIMIT=${BENCH_TIMEOUT:-600}
 
@@ -51,9 +52,9 @@ is_count "$ROUNDS" || { echo "bench: BENCH_ROUNDS must be an integer >= 1" >&2; 
 is_count "$SCALE" || { echo "bench: BENCH_SCALE must be an integer >= 1" >&2; exit 2; }
 is_count "$LIMIT" || { echo "bench: BENCH_TIMEOUT must be an integer >= 1" >&2; exit 2; }
 for w in $(printf '%s' "$ONLY" | tr ',' ' '); do
-	case $w in
-	W[1-7]) ;;
-	*) echo "bench: BENCH_ONLY: unknown workload '$w' (W1..W7)" >&2; exit 2 ;;
+	case ,$ALL, in
+	*",$w,"*) ;;
+	*) echo "bench: BENCH_ONLY: unknown workload '$w' ($ALL)" >&2; exit 2 ;;
 	esac
 done
 
@@ -283,6 +284,44 @@ w2() { # jq workers, -k
 	done
 }
 
+# halves FILE: splits FILE once into two halves at a line boundary, FILE.half0
+# and FILE.half1, for W2b's floor.
+halves() {
+	if [ ! -s "$1.half1" ] || newer "$1" "$1.half1"; then
+		rm -f "$1.half0" "$1.half1" "$1.tmp0" "$1.tmp1"
+		split -n l/2 -d -a 1 "$1" "$1.tmp"
+		mv "$1.tmp0" "$1.half0"
+		mv "$1.tmp1" "$1.half1"
+	fi
+}
+
+w2b() { # jq as it is (buffered), -k; the floor: two bare jq, half each
+	in=$(input seq "$N2")
+	want=$(expect "$in" jq)
+	halves "$in"
+	warm "$in" "$in.half0" "$in.half1"
+	say "W2b: $N2 tasks, jq (buffered), --buffered -j 2 -k;" \
+		"anchor parallel --pipe -k -j2 jq; floor: 2 bare jq, half the input each"
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		o=$OUT/W2b.spool.out
+		measure W2b spool "$r" "$N2" "$in" "$o" -- \
+			"$SPOOL" run -c "jq -c '{sq:(.x*.x)}'" --buffered -j 2 -k
+		verify W2b spool "$r" "$o" "$N2" same "$want"
+		o=$OUT/W2b.parallel.out
+		measure W2b parallel "$r" "$N2" "$in" "$o" -- \
+			parallel -q --pipe -k -j2 jq -c '{sq:(.x*.x)}'
+		verify W2b parallel "$r" "$o" "$N2" same "$want"
+		o=$OUT/W2b.floor.out
+		rm -f "$o.0" "$o.1"
+		measure W2b floor "$r" "$N2" /dev/null "$o" -- sh "$B/halves.sh" \
+			"$in.half0" "$in.half1" "$o.0" "$o.1" jq -c '{sq:(.x*.x)}'
+		cat "$o.0" "$o.1" >"$o" 2>/dev/null || :
+		verify W2b floor "$r" "$o" "$N2" same "$want"
+		r=$((r + 1))
+	done
+}
+
 w3() { # Python SDK workers against Python process pools
 	in=$(input seq "$N3")
 	want=$(expect "$in" rpc)
@@ -419,11 +458,12 @@ say "bench: spool $SPOOL; rounds $ROUNDS, scale 1/$SCALE, workloads $ONLY"
 [ "$ROUNDS" -ge 3 ] || say "bench: note: fewer than 3 rounds; medians are weak"
 [ "$SCALE" -eq 1 ] || say "bench: note: scaled down (smoke run); figures are not the targets' figures"
 
-for wl in W1 W2 W3 W4 W5 W6 W7; do
+for wl in $(printf '%s' "$ALL" | tr ',' ' '); do
 	if selected "$wl"; then
 		t=$(date +%s)
 		case $wl in
-		W1) w1 ;; W2) w2 ;; W3) w3 ;; W4) w4 ;; W5) w5 ;; W6) w6 ;; W7) w7 ;;
+		W1) w1 ;; W2) w2 ;; W2b) w2b ;; W3) w3 ;; W4) w4 ;; W5) w5 ;;
+		W6) w6 ;; W7) w7 ;;
 		esac
 		say "  $wl took $(($(date +%s) - t)) s"
 	fi
@@ -437,10 +477,10 @@ done
 rm -f "$OUT/time.kb" "$OUT/ratios.dat"
 verdict=0
 python3 "$B/report.py" "$OUT" "$B/RESULTS.md" "$OUT/ratios.dat" || verdict=$?
+chart_note=""
+[ "$SCALE" -eq 1 ] || chart_note="smoke run: task counts / $SCALE"
 if command -v gnuplot >/dev/null 2>&1; then
 	if [ -s "$OUT/ratios.dat" ]; then
-		chart_note=""
-		[ "$SCALE" -eq 1 ] || chart_note="smoke run: task counts / $SCALE"
 		gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$B/ratios.png'; note='$chart_note'" \
 			"$B/ratios.gp" && say "bench: chart tests/bench/ratios.png"
 	fi
