@@ -8,7 +8,7 @@
 #                    (A B A B ...); default 3
 #   BENCH_SCALE=N    divide every task count by N, for quick smoke runs;
 #                    default 1 (the figures the targets are about)
-#   BENCH_ONLY=W1,W3 run only these workloads (W1..W7, W2b); default all
+#   BENCH_ONLY=W1,W3 run only these workloads (W1..W11, W2b); default all
 #   BENCH_STRICT=1   exit 1 when a target is missed, not only on wrong output
 #   BENCH_TIMEOUT=S  wall-clock limit per measured command; default 600
 #
@@ -16,7 +16,7 @@
 # reused.  Every run's output is checked (line count, and a checksum against
 # an independently computed expected output: in order where the output is
 # ordered, sorted where it is not), so a fast but wrong run cannot pass.
-# Results: tests/bench/RESULTS.md and tests/bench/ratios.png, rewritten.
+# Results: tests/bench/RESULTS.md, ratios.png and w11.png, rewritten.
 #
 # Exit status: 0 when every command ran and every output was right (missed
 # targets are reported, and fail the run only with BENCH_STRICT=1); 1 when a
@@ -25,7 +25,7 @@ set -eu
 
 usage() {
 	echo "usage: sh tests/bench/run.sh /absolute/path/to/spool" >&2
-	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,W2b,...,W7 BENCH_STRICT=0" >&2
+	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,W2b,...,W11 BENCH_STRICT=0" >&2
 	exit 2
 }
 
@@ -39,7 +39,7 @@ REPO=$(cd "$B/../.." && pwd)
 OUT=$B/out
 ROUNDS=${BENCH_ROUNDS:-3}
 SCALE=${BENCH_SCALE:-1}
-ALL=W1,W2,W2b,W3,W4,W5,W6,W7
+ALL=W1,W2,W2b,W3,W4,W5,W6,W7,W11
 ONLY=$(printf '%s' "${BENCH_ONLY:-$ALL}" | tr 'a-z ' 'A-Z,' | sed 's/W2B/W2b/g')
 STRICT=${BENCH_STRICT:-0}
 LIMIT=${BENCH_TIMEOUT:-600}
@@ -74,7 +74,9 @@ RES=$OUT/results.tsv
 WRONG=$OUT/wrong.tsv
 CMDS=$OUT/commands.tsv
 META=$OUT/meta.txt
+W11TSV=$OUT/w11.tsv
 printf 'workload\ttool\tround\ttasks\twall_s\ttree_kb\tself_kb\trc\n' >"$RES"
+printf 'j\tround\ttasks\tready\tstartup_s\tcpu_s\n' >"$W11TSV"
 : >"$WRONG"
 : >"$CMDS"
 export LC_ALL=C
@@ -180,7 +182,10 @@ wrong() { # wrong W MESSAGE
 
 # measure W TOOL ROUND TASKS INPUT OUTPUT [SELF_KB_FILE] -- ARG...
 # Runs ARG... < INPUT > OUTPUT under /usr/bin/time, appends a row to
-# results.tsv; sets LAST_RC.
+# results.tsv; sets LAST_RC.  With M_WALL set to the JSON file that
+# readytime.py writes, the wall time is its figure (spool's run alone,
+# without the wrapper's own start-up).
+M_WALL=""
 measure() {
 	m_w=$1 m_tool=$2 m_round=$3 m_tasks=$4 m_in=$5 m_out=$6 m_self=""
 	shift 6
@@ -200,6 +205,10 @@ measure() {
 	set -e
 	m_t1=$(date +%s%N)
 	m_wall=$(awk -v d=$((m_t1 - m_t0)) 'BEGIN { printf "%.4f", d / 1e9 }')
+	if [ -n "$M_WALL" ] && [ -s "$M_WALL" ]; then
+		m_wall=$(sed -n 's/.*"wall_s": *\([0-9.eE+-]*\).*/\1/p' "$M_WALL" |
+			awk '{ printf "%.4f", $1 }')
+	fi
 	m_tree=$(tail -n 1 "$OUT/time.kb" 2>/dev/null || echo -)
 	m_kb=-
 	if [ -n "$m_self" ] && [ -s "$m_self" ]; then
@@ -247,6 +256,8 @@ N4=$(count 400 40)
 N6=$(count 1000 20)
 N6A=$(count 40 4)
 N7=$(count 10000 100)
+N11=$(count 1000000 1000)
+W11_J="2 16 64 256 1000"
 
 w1() { # cat, -k, throughput against parallel --pipe
 	in=$(input seq "$N1")
@@ -436,6 +447,62 @@ w7() { # one task in flight: spool's cost per round trip
 	done
 }
 
+# w11_row J ROUND READY_JSON STATS_JSON: appends a run's figures to w11.tsv
+# (workers ready, start-up, spool's own CPU), checking that every worker
+# came up and every task was done.
+W11_ROW='import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+    s = json.load(open(sys.argv[2]))
+except (OSError, ValueError):
+    sys.exit(0)
+c = s["cpu_s"]
+up = "-" if r["startup_s"] is None else "%.6f" % r["startup_s"]
+print("%d\t%s\t%.6f\t%d" % (r["ready"], up, c["user"] + c["sys"],
+                            s["tasks"]["ok"]))'
+w11_row() {
+	row=$(python3 -c "$W11_ROW" "$3" "$4")
+	if [ -z "$row" ]; then
+		wrong W11 "-j $1 round $2: no start-up or --stats figures"
+		return 0
+	fi
+	ready=$(printf '%s\n' "$row" | cut -f1)
+	ok=$(printf '%s\n' "$row" | cut -f4)
+	[ "$ready" -eq "$1" ] ||
+		wrong W11 "-j $1 round $2: $ready workers said ready, expected $1"
+	[ "$ok" -eq "$N11" ] ||
+		wrong W11 "-j $1 round $2: --stats says $ok tasks ok, expected $N11"
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$N11" \
+		"$(printf '%s\n' "$row" | cut -f1-3)" >>"$W11TSV"
+}
+
+w11() { # a thousand workers: CPU per task, start-up, wall, peak RSS by -j
+	in=$(input seq "$N11")
+	want=$(expect "$in" same)
+	warm "$in"
+	say "W11: $N11 tasks, cat, -k, at -j $(printf '%s' "$W11_J" | sed 's/ /, /g');" \
+		"spool's own CPU, start-up to all workers ready, peak RSS"
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		for j in $W11_J; do
+			o=$OUT/W11.out rt=$OUT/W11.ready.json
+			st=$OUT/W11.stats.json kb=$OUT/W11.self.kb
+			rm -f "$rt" "$st" "$kb"
+			M_WALL=$rt
+			measure W11 "j$j" "$r" "$N11" "$in" "$o" "$kb" -- \
+				python3 "$B/readytime.py" "$rt" "$OUT/peakrss" "$kb" \
+				"$SPOOL" run -c cat -j "$j" -k -v --stats="$st"
+			M_WALL=""
+			verify W11 "j$j" "$r" "$o" "$N11" same "$want"
+			w11_row "$j" "$r" "$rt" "$st"
+			if grep -q sampled "$kb" 2>/dev/null; then
+				echo "rss_method=sampled" >>"$META"
+			fi
+		done
+		r=$((r + 1))
+	done
+}
+
 # ------------------------------------------------------------------
 
 started=$(date +%s)
@@ -463,7 +530,7 @@ for wl in $(printf '%s' "$ALL" | tr ',' ' '); do
 		t=$(date +%s)
 		case $wl in
 		W1) w1 ;; W2) w2 ;; W2b) w2b ;; W3) w3 ;; W4) w4 ;; W5) w5 ;;
-		W6) w6 ;; W7) w7 ;;
+		W6) w6 ;; W7) w7 ;; W11) w11 ;;
 		esac
 		say "  $wl took $(($(date +%s) - t)) s"
 	fi
@@ -483,6 +550,10 @@ if command -v gnuplot >/dev/null 2>&1; then
 	if [ -s "$OUT/ratios.dat" ]; then
 		gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$B/ratios.png'; note='$chart_note'" \
 			"$B/ratios.gp" && say "bench: chart tests/bench/ratios.png"
+	fi
+	if [ -s "$OUT/w11.dat" ]; then
+		gnuplot -e "datafile='$OUT/w11.dat'; outfile='$B/w11.png'; note='$chart_note'" \
+			"$B/w11.gp" && say "bench: chart tests/bench/w11.png"
 	fi
 else
 	say "bench: gnuplot not found; no chart"
