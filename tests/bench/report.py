@@ -4,7 +4,7 @@
     report.py OUT_DIR RESULTS.md RATIOS.dat
 
 Reads OUT_DIR/results.tsv (a row per measured run), w11.tsv (W11's figures
-per run), wrong.tsv (failed
+per run), ext.tsv and W8.table ... (the external scripts), wrong.tsv (failed
 commands and wrong outputs), commands.tsv and meta.txt, all written by
 run.sh; writes OUT_DIR/w11.dat for w11.gp too.  Exit status: 0 every target
 met, 1 a command failed or an output was wrong, 3 outputs right but a
@@ -32,6 +32,10 @@ WORKLOADS = {
            ["spool", "parallel"]),
     "W7": ("one task at a time (--inflight 1), 10k tasks, cat, -j 1, "
            "against a C ping-pong", ["spool", "pingpong"]),
+    "W8": ("spool serve and the Python client against "
+           "ProcessPoolExecutor", []),
+    "W9": ("dynamic batching", []),
+    "W10": ("cat on 2 loopback ssh hosts against the same run local", []),
     "W11": ("a thousand workers: 1M cat tasks, -k, at -j 2 to 1000",
             ["j%d" % j for j in (2, 16, 64, 256, 1000)]),
 }
@@ -397,20 +401,76 @@ def extra_lines(w, rows, meta, w11=()):
     return out
 
 
+def read_ext(out_dir):
+    """The external scripts' runs: workload -> dict(script, rc, elapsed,
+    note, table), from ext.tsv and the W8.table ... files."""
+    out = {}
+    path = os.path.join(out_dir, "ext.tsv")
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            table = ""
+            tpath = os.path.join(out_dir, r["workload"] + ".table")
+            if r["rc"] != "-" and os.path.exists(tpath):
+                with open(tpath, errors="replace") as t:
+                    table = t.read().strip("\n")
+            out[r["workload"]] = dict(r, table=table)
+    return out
+
+
+def ext_verdict(e, wrong):
+    if wrong:
+        return "FAIL (wrong output or failed script)"
+    if e["rc"] == "-":
+        return "skipped: %s" % e["note"]
+    if e["rc"] == "77":
+        return "skipped by the script: %s" % (e["note"] or "no reason given")
+    return "reported (the script's own table)"
+
+
+def ext_section(w, e, wrong):
+    """RESULTS.md lines for an external workload: its table as printed."""
+    md = ["## %s: %s" % (w, WORKLOADS[w][0]), "",
+          "Result: **%s**" % ext_verdict(e, wrong), ""]
+    if e["rc"] == "-":
+        md += ["The script is not there yet: run.sh runs tests/bench/%s.py "
+               "(or .sh) when it is, and puts its table here." % w.lower(),
+               ""]
+        return md
+    md += ["Command (paths relative to the repository root; the script "
+           "measures and checks its own outputs): `%s`, %s s" %
+           (e["script"], e["elapsed_s"]), ""]
+    if e["table"]:
+        if any(line.startswith("|") for line in e["table"].splitlines()):
+            md += [e["table"], ""]
+        else:
+            md += ["```", e["table"], "```", ""]
+    if wrong:
+        md.append("- **FAILED**")
+        md += ["  - %s" % msg for msg in wrong]
+        md.append("")
+    return md
+
+
 def main(argv):
     out_dir, results_md, ratios_dat = argv[1], argv[2], argv[3]
     meta = read_meta(os.path.join(out_dir, "meta.txt"))
     rows = read_rows(os.path.join(out_dir, "results.tsv"))
     w11 = read_w11(os.path.join(out_dir, "w11.tsv"))
+    ext = read_ext(out_dir)
     wrong = read_pairs(os.path.join(out_dir, "wrong.tsv"))
     cmds = read_pairs(os.path.join(out_dir, "commands.tsv"))
     rounds = int(meta.get("rounds", "3"))
     scale = int(meta.get("scale", "1"))
-    order = sorted(rows, key=workload_key)
+    order = sorted(set(rows) | set(ext), key=workload_key)
 
     all_metrics = []
     verdicts = {}
     for w in order:
+        if w in ext:
+            verdicts[w] = ext_verdict(ext[w], wrong.get(w))
+            continue
         ms = metrics_for(w, rows[w], w11)
         all_metrics.extend((w, m) for m in ms)
         if wrong.get(w):
@@ -458,6 +518,10 @@ def main(argv):
     for w, m in all_metrics:
         by_w.setdefault(w, []).append(m)
     for w in order:
+        if w in ext:
+            md.append("| %s | its own table, below | - | - | %s |" % (
+                w, verdicts[w]))
+            continue
         for m in by_w.get(w, []):
             if m.op is None:
                 result = "(reported)"
@@ -471,6 +535,9 @@ def main(argv):
     md += ["", "![each figure against its target](ratios.png)", ""]
 
     for w in order:
+        if w in ext:
+            md += ext_section(w, ext[w], wrong.get(w))
+            continue
         desc, tools = WORKLOADS[w]
         md += ["## %s: %s" % (w, desc), "", "Result: **%s**" % verdicts[w],
                ""]
@@ -538,6 +605,9 @@ def main(argv):
             m.label, m.shown(), m.target_shown(),
             "WRONG OUTPUT" if wrong.get(w) else
             {True: "PASS", False: "FAIL", None: "-"}[m.met]))
+    for w in order:
+        if w in ext:
+            print("  %-42s %s" % (w + " (external script)", verdicts[w]))
     if any(wrong.values()):
         return 1
     if any(v.startswith("FAIL") for v in verdicts.values()):

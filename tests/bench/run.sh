@@ -11,6 +11,17 @@
 #   BENCH_ONLY=W1,W3 run only these workloads (W1..W11, W2b); default all
 #   BENCH_STRICT=1   exit 1 when a target is missed, not only on wrong output
 #   BENCH_TIMEOUT=S  wall-clock limit per measured command; default 600
+#   BENCH_EXT_TIMEOUT=S  wall-clock limit per external script; default 1800
+#
+# W8, W9 and W10 are external scripts, tests/bench/w8.py (or .sh) and so on,
+# run as SCRIPT /absolute/path/to/spool with SPOOL, BENCH_OUT (this run's
+# out/ folder), BENCH_ROUNDS, BENCH_SCALE and BENCH_TIMEOUT in the
+# environment.  A script measures and checks its own outputs, prints its
+# table on stdout (Markdown, or plain text that is then shown as printed)
+# and exits 0; 77 means it skipped itself (its last stderr line says why);
+# any other status fails the workload, as a wrong output does.  Its table
+# goes into RESULTS.md as printed; a script that is not there yet is
+# skipped with a note.
 #
 # Inputs and expected outputs are generated once into tests/bench/out/ and
 # reused.  Every run's output is checked (line count, and a checksum against
@@ -39,10 +50,11 @@ REPO=$(cd "$B/../.." && pwd)
 OUT=$B/out
 ROUNDS=${BENCH_ROUNDS:-3}
 SCALE=${BENCH_SCALE:-1}
-ALL=W1,W2,W2b,W3,W4,W5,W6,W7,W11
+ALL=W1,W2,W2b,W3,W4,W5,W6,W7,W8,W9,W10,W11
 ONLY=$(printf '%s' "${BENCH_ONLY:-$ALL}" | tr 'a-z ' 'A-Z,' | sed 's/W2B/W2b/g')
 STRICT=${BENCH_STRICT:-0}
 LIMIT=${BENCH_TIMEOUT:-600}
+EXT_LIMIT=${BENCH_EXT_TIMEOUT:-1800}
 
 is_count() {
 	case $1 in '' | *[!0-9]*) return 1 ;; esac
@@ -51,6 +63,8 @@ is_count() {
 is_count "$ROUNDS" || { echo "bench: BENCH_ROUNDS must be an integer >= 1" >&2; exit 2; }
 is_count "$SCALE" || { echo "bench: BENCH_SCALE must be an integer >= 1" >&2; exit 2; }
 is_count "$LIMIT" || { echo "bench: BENCH_TIMEOUT must be an integer >= 1" >&2; exit 2; }
+is_count "$EXT_LIMIT" ||
+	{ echo "bench: BENCH_EXT_TIMEOUT must be an integer >= 1" >&2; exit 2; }
 for w in $(printf '%s' "$ONLY" | tr ',' ' '); do
 	case ,$ALL, in
 	*",$w,"*) ;;
@@ -75,8 +89,10 @@ WRONG=$OUT/wrong.tsv
 CMDS=$OUT/commands.tsv
 META=$OUT/meta.txt
 W11TSV=$OUT/w11.tsv
+EXT=$OUT/ext.tsv
 printf 'workload\ttool\tround\ttasks\twall_s\ttree_kb\tself_kb\trc\n' >"$RES"
 printf 'j\tround\ttasks\tready\tstartup_s\tcpu_s\n' >"$W11TSV"
+printf 'workload\tscript\trc\telapsed_s\tnote\n' >"$EXT"
 : >"$WRONG"
 : >"$CMDS"
 export LC_ALL=C
@@ -503,6 +519,57 @@ w11() { # a thousand workers: CPU per task, start-up, wall, peak RSS by -j
 	done
 }
 
+# ext W: an external workload's script (see the top of this file).
+ext() {
+	e_name=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+	e_script=""
+	for f in "$B/$e_name.py" "$B/$e_name.sh"; do
+		if [ -f "$f" ]; then
+			e_script=$f
+			break
+		fi
+	done
+	if [ -z "$e_script" ]; then
+		say "$1: skipped: no tests/bench/$e_name.py or $e_name.sh yet"
+		printf '%s\t-\t-\t-\tnot there yet (tests/bench/%s.py or .sh)\n' \
+			"$1" "$e_name" >>"$EXT"
+		return 0
+	fi
+	case $e_script in
+	*.py) e_run=python3 ;;
+	*) e_run='sh' ;;
+	esac
+	e_cmd=$(show "$e_run" "$e_script" "$SPOOL")
+	say "$1: $e_cmd"
+	e_t0=$(date +%s)
+	set +e
+	env SPOOL="$SPOOL" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" \
+		BENCH_SCALE="$SCALE" BENCH_TIMEOUT="$LIMIT" \
+		timeout --foreground -k 10 "$EXT_LIMIT" "$e_run" "$e_script" \
+		"$SPOOL" </dev/null >"$OUT/$1.table" 2>"$OUT/$1.stderr"
+	e_rc=$?
+	set -e
+	e_note=""
+	case $e_rc in
+	0) ;;
+	77)
+		e_note=$(grep -v '^[[:space:]]*$' "$OUT/$1.stderr" | tail -n 1 |
+			tr '\t' ' ')
+		say "  $1 skipped itself: $e_note"
+		;;
+	124)
+		wrong "$1" "$(basename "$e_script"): timed out (BENCH_EXT_TIMEOUT=$EXT_LIMIT s)"
+		;;
+	*)
+		wrong "$1" "$(basename "$e_script"): exit status $e_rc"
+		tail -n 5 "$OUT/$1.stderr" | sed 's/^/      /'
+		;;
+	esac
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$e_cmd" "$e_rc" \
+		"$(($(date +%s) - e_t0))" "$e_note" >>"$EXT"
+	sed 's/^/    /' "$OUT/$1.table"
+}
+
 # ------------------------------------------------------------------
 
 started=$(date +%s)
@@ -530,7 +597,7 @@ for wl in $(printf '%s' "$ALL" | tr ',' ' '); do
 		t=$(date +%s)
 		case $wl in
 		W1) w1 ;; W2) w2 ;; W2b) w2b ;; W3) w3 ;; W4) w4 ;; W5) w5 ;;
-		W6) w6 ;; W7) w7 ;; W11) w11 ;;
+		W6) w6 ;; W7) w7 ;; W8 | W9 | W10) ext "$wl" ;; W11) w11 ;;
 		esac
 		say "  $wl took $(($(date +%s) - t)) s"
 	fi
@@ -547,7 +614,7 @@ python3 "$B/report.py" "$OUT" "$B/RESULTS.md" "$OUT/ratios.dat" || verdict=$?
 chart_note=""
 [ "$SCALE" -eq 1 ] || chart_note="smoke run: task counts / $SCALE"
 if command -v gnuplot >/dev/null 2>&1; then
-	if [ -s "$OUT/ratios.dat" ]; then
+	if grep -q '^[^#]' "$OUT/ratios.dat" 2>/dev/null; then
 		gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$B/ratios.png'; note='$chart_note'" \
 			"$B/ratios.gp" && say "bench: chart tests/bench/ratios.png"
 	fi
