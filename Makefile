@@ -194,6 +194,9 @@ demo: all
 	@sh tests/deps.sh demo
 	@sh workers/examples/demo.sh $(abspath $(SPOOL))
 
+# W1-W11 (W8-W10 are scripts of their own, run when they are there).  A
+# part, a quick look: make bench BENCH_ONLY=W2b,W11 BENCH_SCALE=100; the
+# BENCH_ settings are described at the top of tests/bench/run.sh.
 bench: deps-bench all
 	@sh tests/bench/run.sh $(abspath $(SPOOL))
 

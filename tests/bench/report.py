@@ -3,10 +3,12 @@
 
     report.py OUT_DIR RESULTS.md RATIOS.dat
 
-Reads OUT_DIR/results.tsv (a row per measured run), wrong.tsv (failed
+Reads OUT_DIR/results.tsv (a row per measured run), w11.tsv (W11's figures
+per run), ext.tsv and W8.table ... (the external scripts), wrong.tsv (failed
 commands and wrong outputs), commands.tsv and meta.txt, all written by
-run.sh.  Exit status: 0 every target met, 1 a command failed or an output
-was wrong, 3 outputs right but a target missed.
+run.sh; writes OUT_DIR/w11.dat for w11.gp too.  Exit status: 0 every target
+met, 1 a command failed or an output was wrong, 3 outputs right but a
+target missed.
 """
 import csv
 import os
@@ -18,6 +20,9 @@ WORKLOADS = {
            ["spool", "parallel"]),
     "W2": ("jq, 1M tasks, -j 2 -k, against GNU parallel --pipe",
            ["spool", "parallel"]),
+    "W2b": ("stdio filters, buffered: plain jq, 1M tasks, --buffered -j 2 "
+            "-k, against GNU parallel --pipe, and the floor",
+            ["spool", "parallel", "floor"]),
     "W3": ("Python SDK workers (spool protocol), 100k tasks, against "
            "Python process pools", ["spool", "ppe", "imap"]),
     "W4": ("uneven tasks (1 ms or 80-160 ms), 400 tasks, 4 workers: "
@@ -27,7 +32,20 @@ WORKLOADS = {
            ["spool", "parallel"]),
     "W7": ("one task at a time (--inflight 1), 10k tasks, cat, -j 1, "
            "against a C ping-pong", ["spool", "pingpong"]),
+    "W8": ("spool serve and the Python client against "
+           "ProcessPoolExecutor", []),
+    "W9": ("dynamic batching", []),
+    "W10": ("cat on 2 loopback ssh hosts against the same run local", []),
+    "W11": ("a thousand workers: 1M cat tasks, -k, at -j 2 to 1000",
+            ["j%d" % j for j in (2, 16, 64, 256, 1000)]),
 }
+
+# W11's -j values, and its targets: spool's own CPU per task (us) by -j,
+# the wall time at -j 256 (s), the start-up of -j 1000 (s).
+W11_J = (2, 16, 64, 256, 1000)
+W11_CPU_TARGET = {256: 1.0, 1000: 1.5}
+W11_WALL_J, W11_WALL_TARGET = 256, 2.0
+W11_UP_J, W11_UP_TARGET = 1000, 1.0
 
 TOOL_NAMES = {
     "spool": "spool",
@@ -36,7 +54,15 @@ TOOL_NAMES = {
     "imap": "Pool.imap",
     "pingpong": "C ping-pong",
     "spool-tasks": "spool (tasks only)",
+    "floor": "floor: 2 bare jq",
 }
+TOOL_NAMES.update(("j%d" % j, "spool -j %d" % j) for j in W11_J)
+
+
+def workload_key(w):
+    """W1 < W2 < W2b < W3 ... < W10 < W11."""
+    digits = w[1:].rstrip("abcdefghijklmnopqrstuvwxyz")
+    return (int(digits) if digits.isdigit() else 999, w)
 
 
 def read_meta(path):
@@ -120,11 +146,76 @@ def tasks_of(rows, tool):
     return None
 
 
-def metrics_for(w, rows):
-    """The figures of workload w, from its rows."""
+def read_w11(path):
+    """w11.tsv: a row per run, as dicts with numbers (startup_s None when
+    no worker said ready)."""
+    out = []
+    if os.path.exists(path):
+        with open(path) as f:
+            for r in csv.DictReader(f, delimiter="\t"):
+                out.append({
+                    "j": int(r["j"]), "round": int(r["round"]),
+                    "tasks": int(r["tasks"]), "ready": int(r["ready"]),
+                    "startup_s": (None if r["startup_s"] == "-"
+                                  else float(r["startup_s"])),
+                    "cpu_s": float(r["cpu_s"])})
+    return out
+
+
+class W11Figures:
+    """W11's figures for one -j: medians over rounds (and their range),
+    the largest peak RSS."""
+
+    def __init__(self, j, rows, w11):
+        mine = [r for r in w11 if r["j"] == j]
+        self.j = j
+        self.cpu_us = [r["cpu_s"] / r["tasks"] * 1e6 for r in mine
+                       if r["tasks"]]
+        self.startup = [r["startup_s"] for r in mine
+                        if r["startup_s"] is not None]
+        self.wall = walls(rows, "j%d" % j)
+        kbs = [int(r["self_kb"]) for r in rows if r["tool"] == "j%d" % j
+               and r["self_kb"] not in ("-", "")]
+        self.rss_mib = max(kbs) / 1024.0 if kbs else None
+        self.tasks = mine[0]["tasks"] if mine else tasks_of(rows, "j%d" % j)
+
+
+def w11_figures(rows, w11):
+    return [W11Figures(j, rows, w11) for j in W11_J
+            if any(r["tool"] == "j%d" % j for r in rows)]
+
+
+def metrics_for(w, rows, w11=()):
+    """The figures of workload w, from its rows (and W11's own rows)."""
     ms = []
     sp = med(walls(rows, "spool"))
-    if w in ("W1", "W2"):
+    if w == "W2b":
+        an = med(walls(rows, "parallel"))
+        fl = med(walls(rows, "floor"))
+        ms.append(Metric(w, "W2b wall time spool --buffered / parallel",
+                         sp / an if sp and an else None, 0.9, "<=", "%.3f"))
+        ms.append(Metric(w + "-floor", "W2b floor (2 bare jq) / parallel",
+                         fl / an if fl and an else None, None, None, "%.3f"))
+        ms.append(Metric(w + "-gap", "W2b spool --buffered / floor",
+                         sp / fl if sp and fl else None, None, None, "%.3f"))
+    elif w == "W11":
+        figs = {f.j: f for f in w11_figures(rows, w11)}
+        for j, target in sorted(W11_CPU_TARGET.items()):
+            f = figs.get(j)
+            ms.append(Metric("%s-cpu%d" % (w, j),
+                             "W11 spool's CPU per task at -j %d" % j,
+                             med(f.cpu_us) if f else None, target, "<=",
+                             "%.3f", " us"))
+        f = figs.get(W11_WALL_J)
+        ms.append(Metric(w + "-wall", "W11 wall time at -j %d" % W11_WALL_J,
+                         med(f.wall) if f else None, W11_WALL_TARGET, "<=",
+                         "%.3f", " s"))
+        f = figs.get(W11_UP_J)
+        ms.append(Metric(w + "-up",
+                         "W11 start-up to %d workers ready" % W11_UP_J,
+                         med(f.startup) if f else None, W11_UP_TARGET, "<=",
+                         "%.3f", " s"))
+    elif w in ("W1", "W2"):
         an = med(walls(rows, "parallel"))
         ratio = sp / an if sp and an else None
         ms.append(Metric(w, "%s wall time spool / parallel" % w, ratio,
@@ -194,9 +285,73 @@ def per_round_table(rows, tools, rounds):
     return lines
 
 
-def extra_lines(w, rows, meta):
+def span(values, fmt):
+    """The median of values, with their range when there are several."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt % values[0]
+    return "%s (%s to %s)" % (fmt % med(values), fmt % min(values),
+                              fmt % max(values))
+
+
+def w11_lines(rows, w11, meta):
+    figs = w11_figures(rows, w11)
+    out = ["Medians over rounds (range in brackets); peak RSS is the "
+           "largest over rounds:", "",
+           "| -j | tasks | wall | spool's CPU per task | start-up to all "
+           "ready | peak RSS of spool |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for f in figs:
+        out.append("| %d | %s | %s | %s | %s | %s |" % (
+            f.j, f.tasks if f.tasks is not None else "-",
+            span(f.wall, "%.3f s"), span(f.cpu_us, "%.3f us"),
+            span(f.startup, "%.3f s"),
+            "%.1f MiB" % f.rss_mib if f.rss_mib is not None else "-"))
+    out += [
+        "",
+        "![W11: spool's CPU per task against -j](w11.png)",
+        "",
+        "- wall: from just before spool is started to its exit, timed by "
+        "tests/bench/readytime.py (the wrapper's own Python start-up is not "
+        "in it); the run has -v and --stats=FILE, as the other figures come "
+        "from it.",
+        "- spool's CPU per task: `cpu_s.user + cpu_s.sys` of the "
+        "--stats=FILE JSON (spool's own CPU, not its workers') divided by "
+        "the tasks.",
+        "- start-up: from just before spool is started to the read of the "
+        "last \"ready\" line of -v on spool's stderr, timestamped by "
+        "readytime.py as it reads them: an upper bound, as a line is "
+        "stamped after spool wrote it.  A `cat` worker has no ready line of "
+        "its own, so spool says it is ready once it has exec'd; every run "
+        "is checked to have one ready line per worker.",
+    ]
+    if meta.get("rss_method") == "sampled":
+        out.append("- peak RSS: VmHWM sampled every 1 ms (ptrace was "
+                   "refused here, tests/bench/peakrss.c).")
+    else:
+        out.append("- peak RSS: spool's own VmHWM at its exit "
+                   "(tests/bench/peakrss.c), its workers not included.")
+    return out
+
+
+def extra_lines(w, rows, meta, w11=()):
     out = []
-    if w == "W3":
+    if w == "W2b":
+        for t in ("spool", "parallel", "floor"):
+            m = med(walls(rows, t))
+            n = tasks_of(rows, t)
+            if m and n:
+                out.append("- %s: %.0f tasks/s (median)" %
+                           (TOOL_NAMES[t], n / m))
+        out.append("- the floor: the input split once into two halves at a "
+                   "line boundary (`split -n l/2`), then one bare jq on "
+                   "each half, both at once, reading and writing files "
+                   "(tests/bench/halves.sh); its output is the two halves' "
+                   "outputs joined, checked like the others.")
+    elif w == "W11":
+        out += w11_lines(rows, w11, meta)
+    elif w == "W3":
         n = tasks_of(rows, "spool")
         for t in ("spool", "ppe", "imap"):
             m = med(walls(rows, t))
@@ -246,19 +401,77 @@ def extra_lines(w, rows, meta):
     return out
 
 
+def read_ext(out_dir):
+    """The external scripts' runs: workload -> dict(script, rc, elapsed,
+    note, table), from ext.tsv and the W8.table ... files."""
+    out = {}
+    path = os.path.join(out_dir, "ext.tsv")
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for r in csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            table = ""
+            tpath = os.path.join(out_dir, r["workload"] + ".table")
+            if r["rc"] != "-" and os.path.exists(tpath):
+                with open(tpath, errors="replace") as t:
+                    table = t.read().strip("\n")
+            out[r["workload"]] = dict(r, table=table)
+    return out
+
+
+def ext_verdict(e, wrong):
+    if wrong:
+        return "FAIL (wrong output or failed script)"
+    if e["rc"] == "-":
+        return "skipped: %s" % e["note"]
+    if e["rc"] == "77":
+        return "skipped by the script: %s" % (e["note"] or "no reason given")
+    return "reported (the script's own table)"
+
+
+def ext_section(w, e, wrong):
+    """RESULTS.md lines for an external workload: its table as printed."""
+    md = ["## %s: %s" % (w, WORKLOADS[w][0]), "",
+          "Result: **%s**" % ext_verdict(e, wrong), ""]
+    if e["rc"] == "-":
+        md += ["The script is not there yet: run.sh runs tests/bench/%s.py "
+               "(or .sh) when it is, and puts its table here." % w.lower(),
+               ""]
+        return md
+    md += ["Command (paths relative to the repository root; the script "
+           "measures and checks its own outputs): `%s`, %s s" %
+           (e["script"], e["elapsed_s"]), ""]
+    if e["table"]:
+        if any(line.startswith("|") for line in e["table"].splitlines()):
+            md += [e["table"], ""]
+        else:
+            md += ["```", e["table"], "```", ""]
+    if wrong:
+        md.append("- **FAILED**")
+        md += ["  - %s" % msg for msg in wrong]
+        md.append("")
+    return md
+
+
 def main(argv):
     out_dir, results_md, ratios_dat = argv[1], argv[2], argv[3]
     meta = read_meta(os.path.join(out_dir, "meta.txt"))
     rows = read_rows(os.path.join(out_dir, "results.tsv"))
+    w11 = read_w11(os.path.join(out_dir, "w11.tsv"))
+    ext = read_ext(out_dir)
     wrong = read_pairs(os.path.join(out_dir, "wrong.tsv"))
     cmds = read_pairs(os.path.join(out_dir, "commands.tsv"))
     rounds = int(meta.get("rounds", "3"))
     scale = int(meta.get("scale", "1"))
+    order = sorted(set(rows) | set(ext), key=workload_key)
 
     all_metrics = []
     verdicts = {}
-    for w in sorted(rows):
-        ms = metrics_for(w, rows[w])
+    for w in order:
+        if w in ext:
+            verdicts[w] = ext_verdict(ext[w], wrong.get(w))
+            continue
+        ms = metrics_for(w, rows[w], w11)
         all_metrics.extend((w, m) for m in ms)
         if wrong.get(w):
             verdicts[w] = "FAIL (wrong output or failed command)"
@@ -301,19 +514,30 @@ def main(argv):
         "| workload | figure | value | target | result |",
         "|---|---|---:|---|---|",
     ]
+    by_w = {}
     for w, m in all_metrics:
-        if m.op is None:
-            result = "(reported)"
-        elif wrong.get(w):
-            result = "FAIL (wrong output)"
-        else:
-            result = {True: "PASS", False: "FAIL", None: "FAIL (no figure)"}[
-                m.met]
-        md.append("| %s | %s | %s | %s | %s |" % (
-            w, m.label, m.shown(), m.target_shown(), result))
-    md.append("")
+        by_w.setdefault(w, []).append(m)
+    for w in order:
+        if w in ext:
+            md.append("| %s | its own table, below | - | - | %s |" % (
+                w, verdicts[w]))
+            continue
+        for m in by_w.get(w, []):
+            if m.op is None:
+                result = "(reported)"
+            elif wrong.get(w):
+                result = "FAIL (wrong output)"
+            else:
+                result = {True: "PASS", False: "FAIL",
+                          None: "FAIL (no figure)"}[m.met]
+            md.append("| %s | %s | %s | %s | %s |" % (
+                w, m.label, m.shown(), m.target_shown(), result))
+    md += ["", "![each figure against its target](ratios.png)", ""]
 
-    for w in sorted(rows):
+    for w in order:
+        if w in ext:
+            md += ext_section(w, ext[w], wrong.get(w))
+            continue
         desc, tools = WORKLOADS[w]
         md += ["## %s: %s" % (w, desc), "", "Result: **%s**" % verdicts[w],
                ""]
@@ -327,8 +551,8 @@ def main(argv):
             md.append("")
         md += per_round_table(rows[w], tools, rounds)
         md.append("")
-        md += extra_lines(w, rows[w], meta)
-        for m in metrics_for(w, rows[w]):
+        md += extra_lines(w, rows[w], meta, w11)
+        for m in by_w.get(w, []):
             if m.op is None:
                 md.append("- %s: %s (reported; no target)"
                           % (m.label, m.shown()))
@@ -359,6 +583,20 @@ def main(argv):
             f.write('"%s" %.6f %d "%s"\n' % (
                 m.label.replace('"', "'"), m.score, met, text))
 
+    # W11's chart: spool's CPU per task by -j, median and range over
+    # rounds, and the target where there is one.
+    w11_dat = os.path.join(out_dir, "w11.dat")
+    if os.path.exists(w11_dat):
+        os.remove(w11_dat)
+    figs = [f for f in w11_figures(rows.get("W11", []), w11) if f.cpu_us]
+    if figs:
+        with open(w11_dat, "w") as f:
+            f.write("# j median_us min_us max_us target_us\n")
+            for g in figs:
+                f.write("%d %.6f %.6f %.6f %s\n" % (
+                    g.j, med(g.cpu_us), min(g.cpu_us), max(g.cpu_us),
+                    W11_CPU_TARGET.get(g.j, "NaN")))
+
     print("")
     print("bench summary%s:" % (" (smoke run, scale 1/%d)" % scale
                                 if scale != 1 else ""))
@@ -367,6 +605,9 @@ def main(argv):
             m.label, m.shown(), m.target_shown(),
             "WRONG OUTPUT" if wrong.get(w) else
             {True: "PASS", False: "FAIL", None: "-"}[m.met]))
+    for w in order:
+        if w in ext:
+            print("  %-42s %s" % (w + " (external script)", verdicts[w]))
     if any(wrong.values()):
         return 1
     if any(v.startswith("FAIL") for v in verdicts.values()):

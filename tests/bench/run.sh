@@ -8,17 +8,26 @@
 #                    (A B A B ...); default 3
 #   BENCH_SCALE=N    divide every task count by N, for quick smoke runs;
 #                    default 1 (the figures the targets are about)
-#   BENCH_ONLY=W1,W3 run only these workloads (W1..W8); default all
+#   BENCH_ONLY=W1,W3 run only these workloads (W1..W11, W2b); default all
 #   BENCH_STRICT=1   exit 1 when a target is missed, not only on wrong output
 #   BENCH_TIMEOUT=S  wall-clock limit per measured command; default 600
+#   BENCH_EXT_TIMEOUT=S  wall-clock limit per external script; default 1800
+#
+# W8, W9 and W10 are external scripts, tests/bench/w8.py (or .sh) and so on,
+# run as SCRIPT /absolute/path/to/spool with SPOOL, BENCH_OUT (this run's
+# out/ folder), BENCH_ROUNDS, BENCH_SCALE and BENCH_TIMEOUT in the
+# environment.  A script measures and checks its own outputs, prints its
+# table on stdout (Markdown, or plain text that is then shown as printed)
+# and exits 0; 77 means it skipped itself (its last stderr line says why);
+# any other status fails the workload, as a wrong output does.  Its table
+# goes into RESULTS.md as printed; a script that is not there yet is
+# skipped with a note.
 #
 # Inputs and expected outputs are generated once into tests/bench/out/ and
 # reused.  Every run's output is checked (line count, and a checksum against
 # an independently computed expected output: in order where the output is
 # ordered, sorted where it is not), so a fast but wrong run cannot pass.
-# Results: tests/bench/RESULTS.md and tests/bench/ratios.png, rewritten;
-# W8 (tests/bench/w8.py, runnable alone) prints its own table, kept in
-# tests/bench/out/W8.txt.
+# Results: tests/bench/RESULTS.md, ratios.png and w11.png, rewritten.
 #
 # Exit status: 0 when every command ran and every output was right (missed
 # targets are reported, and fail the run only with BENCH_STRICT=1); 1 when a
@@ -27,7 +36,7 @@ set -eu
 
 usage() {
 	echo "usage: sh tests/bench/run.sh /absolute/path/to/spool" >&2
-	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,...,W8 BENCH_STRICT=0" >&2
+	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,W2b,...,W11 BENCH_STRICT=0" >&2
 	exit 2
 }
 
@@ -41,9 +50,11 @@ REPO=$(cd "$B/../.." && pwd)
 OUT=$B/out
 ROUNDS=${BENCH_ROUNDS:-3}
 SCALE=${BENCH_SCALE:-1}
-ONLY=$(printf '%s' "${BENCH_ONLY:-W1,W2,W3,W4,W5,W6,W7,W8}" | tr 'a-z ' 'A-Z,')
+ALL=W1,W2,W2b,W3,W4,W5,W6,W7,W8,W9,W10,W11
+ONLY=$(printf '%s' "${BENCH_ONLY:-$ALL}" | tr 'a-z ' 'A-Z,' | sed 's/W2B/W2b/g')
 STRICT=${BENCH_STRICT:-0}
 LIMIT=${BENCH_TIMEOUT:-600}
+EXT_LIMIT=${BENCH_EXT_TIMEOUT:-1800}
 
 is_count() {
 	case $1 in '' | *[!0-9]*) return 1 ;; esac
@@ -52,10 +63,12 @@ is_count() {
 is_count "$ROUNDS" || { echo "bench: BENCH_ROUNDS must be an integer >= 1" >&2; exit 2; }
 is_count "$SCALE" || { echo "bench: BENCH_SCALE must be an integer >= 1" >&2; exit 2; }
 is_count "$LIMIT" || { echo "bench: BENCH_TIMEOUT must be an integer >= 1" >&2; exit 2; }
+is_count "$EXT_LIMIT" ||
+	{ echo "bench: BENCH_EXT_TIMEOUT must be an integer >= 1" >&2; exit 2; }
 for w in $(printf '%s' "$ONLY" | tr ',' ' '); do
-	case $w in
-	W[1-8]) ;;
-	*) echo "bench: BENCH_ONLY: unknown workload '$w' (W1..W8)" >&2; exit 2 ;;
+	case ,$ALL, in
+	*",$w,"*) ;;
+	*) echo "bench: BENCH_ONLY: unknown workload '$w' ($ALL)" >&2; exit 2 ;;
 	esac
 done
 
@@ -75,7 +88,11 @@ RES=$OUT/results.tsv
 WRONG=$OUT/wrong.tsv
 CMDS=$OUT/commands.tsv
 META=$OUT/meta.txt
+W11TSV=$OUT/w11.tsv
+EXT=$OUT/ext.tsv
 printf 'workload\ttool\tround\ttasks\twall_s\ttree_kb\tself_kb\trc\n' >"$RES"
+printf 'j\tround\ttasks\tready\tstartup_s\tcpu_s\n' >"$W11TSV"
+printf 'workload\tscript\trc\telapsed_s\tnote\n' >"$EXT"
 : >"$WRONG"
 : >"$CMDS"
 export LC_ALL=C
@@ -181,7 +198,10 @@ wrong() { # wrong W MESSAGE
 
 # measure W TOOL ROUND TASKS INPUT OUTPUT [SELF_KB_FILE] -- ARG...
 # Runs ARG... < INPUT > OUTPUT under /usr/bin/time, appends a row to
-# results.tsv; sets LAST_RC.
+# results.tsv; sets LAST_RC.  With M_WALL set to the JSON file that
+# readytime.py writes, the wall time is its figure (spool's run alone,
+# without the wrapper's own start-up).
+M_WALL=""
 measure() {
 	m_w=$1 m_tool=$2 m_round=$3 m_tasks=$4 m_in=$5 m_out=$6 m_self=""
 	shift 6
@@ -201,6 +221,10 @@ measure() {
 	set -e
 	m_t1=$(date +%s%N)
 	m_wall=$(awk -v d=$((m_t1 - m_t0)) 'BEGIN { printf "%.4f", d / 1e9 }')
+	if [ -n "$M_WALL" ] && [ -s "$M_WALL" ]; then
+		m_wall=$(sed -n 's/.*"wall_s": *\([0-9.eE+-]*\).*/\1/p' "$M_WALL" |
+			awk '{ printf "%.4f", $1 }')
+	fi
 	m_tree=$(tail -n 1 "$OUT/time.kb" 2>/dev/null || echo -)
 	m_kb=-
 	if [ -n "$m_self" ] && [ -s "$m_self" ]; then
@@ -248,6 +272,8 @@ N4=$(count 400 40)
 N6=$(count 1000 20)
 N6A=$(count 40 4)
 N7=$(count 10000 100)
+N11=$(count 1000000 1000)
+W11_J="2 16 64 256 1000"
 
 w1() { # cat, -k, throughput against parallel --pipe
 	in=$(input seq "$N1")
@@ -281,6 +307,44 @@ w2() { # jq workers, -k
 		measure W2 parallel "$r" "$N2" "$in" "$o" -- \
 			parallel -q --pipe -k -j2 jq -c '{sq:(.x*.x)}'
 		verify W2 parallel "$r" "$o" "$N2" same "$want"
+		r=$((r + 1))
+	done
+}
+
+# halves FILE: splits FILE once into two halves at a line boundary, FILE.half0
+# and FILE.half1, for W2b's floor.
+halves() {
+	if [ ! -s "$1.half1" ] || newer "$1" "$1.half1"; then
+		rm -f "$1.half0" "$1.half1" "$1.tmp0" "$1.tmp1"
+		split -n l/2 -d -a 1 "$1" "$1.tmp"
+		mv "$1.tmp0" "$1.half0"
+		mv "$1.tmp1" "$1.half1"
+	fi
+}
+
+w2b() { # jq as it is (buffered), -k; the floor: two bare jq, half each
+	in=$(input seq "$N2")
+	want=$(expect "$in" jq)
+	halves "$in"
+	warm "$in" "$in.half0" "$in.half1"
+	say "W2b: $N2 tasks, jq (buffered), --buffered -j 2 -k;" \
+		"anchor parallel --pipe -k -j2 jq; floor: 2 bare jq, half the input each"
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		o=$OUT/W2b.spool.out
+		measure W2b spool "$r" "$N2" "$in" "$o" -- \
+			"$SPOOL" run -c "jq -c '{sq:(.x*.x)}'" --buffered -j 2 -k
+		verify W2b spool "$r" "$o" "$N2" same "$want"
+		o=$OUT/W2b.parallel.out
+		measure W2b parallel "$r" "$N2" "$in" "$o" -- \
+			parallel -q --pipe -k -j2 jq -c '{sq:(.x*.x)}'
+		verify W2b parallel "$r" "$o" "$N2" same "$want"
+		o=$OUT/W2b.floor.out
+		rm -f "$o.0" "$o.1"
+		measure W2b floor "$r" "$N2" /dev/null "$o" -- sh "$B/halves.sh" \
+			"$in.half0" "$in.half1" "$o.0" "$o.1" jq -c '{sq:(.x*.x)}'
+		cat "$o.0" "$o.1" >"$o" 2>/dev/null || :
+		verify W2b floor "$r" "$o" "$N2" same "$want"
 		r=$((r + 1))
 	done
 }
@@ -399,14 +463,111 @@ w7() { # one task in flight: spool's cost per round trip
 	done
 }
 
-w8() { # spool serve from Python code (spool_client), and nesting
-	say "W8: spool_client with 2 Python SDK workers against" \
-		"ProcessPoolExecutor(2).submit; 1M cat tasks nested against flat"
-	if ! python3 "$B/w8.py" "$SPOOL" --rounds "$ROUNDS" --scale "$SCALE" \
-		>"$OUT/W8.txt" 2>&1; then
-		wrong W8 "tests/bench/w8.py failed: see $OUT/W8.txt"
+# w11_row J ROUND READY_JSON STATS_JSON: appends a run's figures to w11.tsv
+# (workers ready, start-up, spool's own CPU), checking that every worker
+# came up and every task was done.
+W11_ROW='import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+    s = json.load(open(sys.argv[2]))
+except (OSError, ValueError):
+    sys.exit(0)
+c = s["cpu_s"]
+up = "-" if r["startup_s"] is None else "%.6f" % r["startup_s"]
+print("%d\t%s\t%.6f\t%d" % (r["ready"], up, c["user"] + c["sys"],
+                            s["tasks"]["ok"]))'
+w11_row() {
+	row=$(python3 -c "$W11_ROW" "$3" "$4")
+	if [ -z "$row" ]; then
+		wrong W11 "-j $1 round $2: no start-up or --stats figures"
+		return 0
 	fi
-	cat "$OUT/W8.txt"
+	ready=$(printf '%s\n' "$row" | cut -f1)
+	ok=$(printf '%s\n' "$row" | cut -f4)
+	[ "$ready" -eq "$1" ] ||
+		wrong W11 "-j $1 round $2: $ready workers said ready, expected $1"
+	[ "$ok" -eq "$N11" ] ||
+		wrong W11 "-j $1 round $2: --stats says $ok tasks ok, expected $N11"
+	printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$N11" \
+		"$(printf '%s\n' "$row" | cut -f1-3)" >>"$W11TSV"
+}
+
+w11() { # a thousand workers: CPU per task, start-up, wall, peak RSS by -j
+	in=$(input seq "$N11")
+	want=$(expect "$in" same)
+	warm "$in"
+	say "W11: $N11 tasks, cat, -k, at -j $(printf '%s' "$W11_J" | sed 's/ /, /g');" \
+		"spool's own CPU, start-up to all workers ready, peak RSS"
+	r=1
+	while [ "$r" -le "$ROUNDS" ]; do
+		for j in $W11_J; do
+			o=$OUT/W11.out rt=$OUT/W11.ready.json
+			st=$OUT/W11.stats.json kb=$OUT/W11.self.kb
+			rm -f "$rt" "$st" "$kb"
+			M_WALL=$rt
+			measure W11 "j$j" "$r" "$N11" "$in" "$o" "$kb" -- \
+				python3 "$B/readytime.py" "$rt" "$OUT/peakrss" "$kb" \
+				"$SPOOL" run -c cat -j "$j" -k -v --stats="$st"
+			M_WALL=""
+			verify W11 "j$j" "$r" "$o" "$N11" same "$want"
+			w11_row "$j" "$r" "$rt" "$st"
+			if grep -q sampled "$kb" 2>/dev/null; then
+				echo "rss_method=sampled" >>"$META"
+			fi
+		done
+		r=$((r + 1))
+	done
+}
+
+# ext W: an external workload's script (see the top of this file).
+ext() {
+	e_name=$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')
+	e_script=""
+	for f in "$B/$e_name.py" "$B/$e_name.sh"; do
+		if [ -f "$f" ]; then
+			e_script=$f
+			break
+		fi
+	done
+	if [ -z "$e_script" ]; then
+		say "$1: skipped: no tests/bench/$e_name.py or $e_name.sh yet"
+		printf '%s\t-\t-\t-\tnot there yet (tests/bench/%s.py or .sh)\n' \
+			"$1" "$e_name" >>"$EXT"
+		return 0
+	fi
+	case $e_script in
+	*.py) e_run=python3 ;;
+	*) e_run='sh' ;;
+	esac
+	e_cmd=$(show "$e_run" "$e_script" "$SPOOL")
+	say "$1: $e_cmd"
+	e_t0=$(date +%s)
+	set +e
+	env SPOOL="$SPOOL" BENCH_OUT="$OUT" BENCH_ROUNDS="$ROUNDS" \
+		BENCH_SCALE="$SCALE" BENCH_TIMEOUT="$LIMIT" \
+		timeout --foreground -k 10 "$EXT_LIMIT" "$e_run" "$e_script" \
+		"$SPOOL" </dev/null >"$OUT/$1.table" 2>"$OUT/$1.stderr"
+	e_rc=$?
+	set -e
+	e_note=""
+	case $e_rc in
+	0) ;;
+	77)
+		e_note=$(grep -v '^[[:space:]]*$' "$OUT/$1.stderr" | tail -n 1 |
+			tr '\t' ' ')
+		say "  $1 skipped itself: $e_note"
+		;;
+	124)
+		wrong "$1" "$(basename "$e_script"): timed out (BENCH_EXT_TIMEOUT=$EXT_LIMIT s)"
+		;;
+	*)
+		wrong "$1" "$(basename "$e_script"): exit status $e_rc"
+		tail -n 5 "$OUT/$1.stderr" | sed 's/^/      /'
+		;;
+	esac
+	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$e_cmd" "$e_rc" \
+		"$(($(date +%s) - e_t0))" "$e_note" >>"$EXT"
+	sed 's/^/    /' "$OUT/$1.table"
 }
 
 # ------------------------------------------------------------------
@@ -431,12 +592,12 @@ say "bench: spool $SPOOL; rounds $ROUNDS, scale 1/$SCALE, workloads $ONLY"
 [ "$ROUNDS" -ge 3 ] || say "bench: note: fewer than 3 rounds; medians are weak"
 [ "$SCALE" -eq 1 ] || say "bench: note: scaled down (smoke run); figures are not the targets' figures"
 
-for wl in W1 W2 W3 W4 W5 W6 W7 W8; do
+for wl in $(printf '%s' "$ALL" | tr ',' ' '); do
 	if selected "$wl"; then
 		t=$(date +%s)
 		case $wl in
-		W1) w1 ;; W2) w2 ;; W3) w3 ;; W4) w4 ;; W5) w5 ;; W6) w6 ;; W7) w7 ;;
-		W8) w8 ;;
+		W1) w1 ;; W2) w2 ;; W2b) w2b ;; W3) w3 ;; W4) w4 ;; W5) w5 ;;
+		W6) w6 ;; W7) w7 ;; W8 | W9 | W10) ext "$wl" ;; W11) w11 ;;
 		esac
 		say "  $wl took $(($(date +%s) - t)) s"
 	fi
@@ -450,12 +611,16 @@ done
 rm -f "$OUT/time.kb" "$OUT/ratios.dat"
 verdict=0
 python3 "$B/report.py" "$OUT" "$B/RESULTS.md" "$OUT/ratios.dat" || verdict=$?
+chart_note=""
+[ "$SCALE" -eq 1 ] || chart_note="smoke run: task counts / $SCALE"
 if command -v gnuplot >/dev/null 2>&1; then
-	if [ -s "$OUT/ratios.dat" ]; then
-		chart_note=""
-		[ "$SCALE" -eq 1 ] || chart_note="smoke run: task counts / $SCALE"
+	if grep -q '^[^#]' "$OUT/ratios.dat" 2>/dev/null; then
 		gnuplot -e "datafile='$OUT/ratios.dat'; outfile='$B/ratios.png'; note='$chart_note'" \
 			"$B/ratios.gp" && say "bench: chart tests/bench/ratios.png"
+	fi
+	if [ -s "$OUT/w11.dat" ]; then
+		gnuplot -e "datafile='$OUT/w11.dat'; outfile='$B/w11.png'; note='$chart_note'" \
+			"$B/w11.gp" && say "bench: chart tests/bench/w11.png"
 	fi
 else
 	say "bench: gnuplot not found; no chart"

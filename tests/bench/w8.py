@@ -187,8 +187,11 @@ def digest(path):
 def main():
     ap = argparse.ArgumentParser(description="W8: spool_client and nesting")
     ap.add_argument("spool", help="the spool binary to measure")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--scale", type=int, default=1)
+    # make bench passes its settings in the environment.
+    ap.add_argument("--rounds", type=int,
+                    default=int(os.environ.get("BENCH_ROUNDS", "3")))
+    ap.add_argument("--scale", type=int,
+                    default=int(os.environ.get("BENCH_SCALE", "1")))
     ap.add_argument("--only", default="map,threads,rtt,nest")
     args = ap.parse_args()
     spool = os.path.abspath(args.spool)
