@@ -69,6 +69,8 @@ _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False,
                           ensure_ascii=False).encode
 
 _raw_decode = json.JSONDecoder().raw_decode
+_RESULT_HEAD = b'{"jsonrpc":"2.0","id":'
+_RESULT_HEAD_N = len(_RESULT_HEAD)
 
 # Options that have a short flag; any other option k is --k-with-dashes.
 _FLAGS = {"queue_size": "-q", "retries": "-r", "timeout": "-t",
@@ -261,6 +263,56 @@ def _settle(fut, value=None, exc=None):
         pass  # cancelled: the answer is dropped
 
 
+class _MapSink:
+    """Where the answers of one map() call go: cheaper than a Future per
+    task (a Future is a Condition, a lock and a notify per answer).  The
+    reader stores each answer by id and wakes the map only when it is the
+    one the map waits for.
+
+    Neither side takes the lock unless the map waits: the reader stores
+    an answer, then looks at want; the map sets want, then looks for the
+    answer (under the lock, then waits).  In either order one of them
+    sees the other."""
+
+    __slots__ = ("lock", "cond", "answers", "want")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cond = threading.Condition(self.lock)
+        self.answers = {}   # id -> (value, exception)
+        self.want = None    # the id the map waits for, if it waits
+
+    def put(self, value, exc, msg_id):
+        self.answers[msg_id] = (value, exc)
+        if self.want == msg_id:
+            with self.lock:
+                self.cond.notify()
+
+    def take(self, msg_id):
+        got = self.answers.pop(msg_id, None)
+        if got is None:
+            with self.lock:
+                self.want = msg_id
+                while msg_id not in self.answers:
+                    self.cond.wait()
+                self.want = None
+            got = self.answers.pop(msg_id)
+        value, exc = got
+        if exc is not None:
+            raise exc
+        return value
+
+
+def _settle_entry(msg_id, entry, value=None, exc=None):
+    """Answer a pending call: entry is (Future, error factory) or, for a
+    map, (its _MapSink, None)."""
+    target = entry[0]
+    if type(target) is _MapSink:
+        target.put(value, exc, msg_id)
+    else:
+        _settle(target, value, exc)
+
+
 class _Conn:
     """One connection to a spool serve: the calls awaiting answers, the
     writer's lock and the reader thread.  Holds no reference to its Pool,
@@ -356,6 +408,31 @@ class _Conn:
                 if not self.pending:
                     self.idle.notify_all()
 
+    def prepare_map(self, sink, params):
+        """Lines of execute requests, one per task's params, whose answers
+        go to sink; returns (their first id, the bytes to send)."""
+        n = len(params)
+        with self.lock:
+            if self.lost is not None or self.closing:
+                raise self._refusal()
+            first = self.next_id
+            self.next_id += n
+            entry = (sink, None)
+            pending = self.pending
+            for msg_id in range(first, first + n):
+                pending[msg_id] = entry
+        line = b'{"jsonrpc":"2.0","id":%d,"method":"execute","params":%s}\n'
+        return first, b"".join([line % (first + k, p)
+                                for k, p in enumerate(params)])
+
+    def forget_ids(self, ids):
+        """Drop map calls nobody waits for any more."""
+        with self.lock:
+            for msg_id in ids:
+                self.pending.pop(msg_id, None)
+            if not self.pending:
+                self.idle.notify_all()
+
     def wait_idle(self, timeout):
         """Wait until no call is pending; False if timeout passed first."""
         with self.lock:
@@ -385,6 +462,32 @@ class _Conn:
         self.lose(reason)
 
     def _answer(self, line):
+        # The common answer, as spool serve writes it, without building
+        # the message object: {"jsonrpc":"2.0","id":N,"result":R}
+        if line.startswith(_RESULT_HEAD) and line.endswith(b"}\n"):
+            comma = line.find(b",", _RESULT_HEAD_N)
+            if (comma > 0 and line.startswith(b',"result":', comma)
+                    and line[_RESULT_HEAD_N:comma].isdigit()):
+                msg_id = int(line[_RESULT_HEAD_N:comma])
+                try:
+                    text = line[comma + 10:-2].decode("utf-8")
+                    value, end = _raw_decode(text)
+                except ValueError:
+                    end = -1
+                if end == len(text):
+                    # A pop is atomic; the lock is for the idle waiters.
+                    entry = self.pending.pop(msg_id, None)
+                    if not self.pending:
+                        with self.lock:
+                            if not self.pending:
+                                self.idle.notify_all()
+                    if entry is not None:
+                        target = entry[0]
+                        if type(target) is _MapSink:
+                            target.put(value, None, msg_id)
+                        else:
+                            _settle(target, value)
+                    return
         try:
             msg = _loads(line)
         except ValueError:
@@ -406,15 +509,16 @@ class _Conn:
             if msg_id is None and "error" in msg:
                 self.stray = msg["error"]
             return
-        fut, make_error = entry
         if "error" in msg:
             err = msg["error"]
             if not isinstance(err, dict):
                 err = {"message": str(err)}
-            _settle(fut, exc=make_error(str(err.get("message")),
-                                        err.get("code"), err.get("data")))
+            make_error = entry[1] or _task_error
+            _settle_entry(msg_id, entry,
+                          exc=make_error(str(err.get("message")),
+                                         err.get("code"), err.get("data")))
         else:
-            _settle(fut, msg.get("result"))
+            _settle_entry(msg_id, entry, msg.get("result"))
 
     def lose(self, reason):
         """The connection ended: fail every pending call with reason."""
@@ -424,8 +528,8 @@ class _Conn:
             reason = self.lost
             pending, self.pending = self.pending, {}
             self.idle.notify_all()
-        for fut, _ in pending.values():
-            _settle(fut, exc=ConnectionLostError(reason))
+        for msg_id, entry in pending.items():
+            _settle_entry(msg_id, entry, exc=ConnectionLostError(reason))
 
 
 class _Broken(Exception):
@@ -710,46 +814,68 @@ class Pool:
     def _map(self, tasks, window):
         conn = self._conn
         clock = time.monotonic
-        outstanding = collections.deque()
+        sink = _MapSink()
+        # The ids sent and not yet yielded, oldest first: runs of
+        # consecutive ids, as [first, count].
+        runs = collections.deque()
+        outstanding = 0
         more = True
         try:
             while more or outstanding:
-                if more and len(outstanding) < window:
+                if more and outstanding < window:
                     # Tasks pulled in a quick burst go out in one write:
                     # a system call (and a wake-up of spool) per task would
                     # cost more than the task.  The burst ends once pulling
                     # took MAP_BURST_S, so from a slow iterable a task waits
                     # unsent only until the next one comes, and meanwhile
                     # this generator, waiting on it, could yield nothing.
-                    batch = []
+                    params = []
                     size = 0
                     start = clock()
-                    while len(outstanding) < window:
+                    room = min(window - outstanding, MAP_BURST)
+                    while len(params) < room:
                         try:
                             task = next(tasks)
                         except StopIteration:
                             more = False
                             break
-                        params = _task_params(task)
-                        fut, line = conn.prepare(b"execute", params,
-                                                 _task_error)
-                        outstanding.append(fut)
-                        batch.append(line)
-                        size += len(line)
-                        if (len(batch) >= MAP_BURST or size >= MAP_BURST_BYTES
+                        p = _task_params(task)
+                        params.append(p)
+                        size += len(p)
+                        if (size >= MAP_BURST_BYTES
                                 or clock() - start >= MAP_BURST_S):
                             break
-                    if batch:
-                        conn.send(b"".join(batch))
-                if outstanding and (not more or len(outstanding) >= window):
-                    yield outstanding.popleft().result()
-                # What is ready goes out before pulling again, so results
-                # stream even when the iterable is slow.
-                while outstanding and outstanding[0].done():
-                    yield outstanding.popleft().result()
+                    if params:
+                        first, data = conn.prepare_map(sink, params)
+                        runs.append([first, len(params)])
+                        outstanding += len(params)
+                        try:
+                            conn.send(data)
+                        except BaseException:
+                            # Not sent: nothing will answer them.
+                            runs.pop()
+                            outstanding -= len(params)
+                            conn.forget_ids(range(first,
+                                                  first + len(params)))
+                            raise
+                # Yield what is answered; wait for the oldest only when
+                # the window is full or the tasks ran out.
+                while outstanding:
+                    run = runs[0]
+                    head = run[0]
+                    if head not in sink.answers and more and \
+                            outstanding < window:
+                        break
+                    run[0] += 1
+                    run[1] -= 1
+                    if not run[1]:
+                        runs.popleft()
+                    outstanding -= 1
+                    yield sink.take(head)
         finally:
-            for fut in outstanding:
-                conn.forget(fut)
+            if outstanding:
+                conn.forget_ids([i for first, n in runs
+                                 for i in range(first, first + n)])
 
     def spawn(self, *args, **kwargs):
         """Start one more worker like the pool's only spec, with these spawn
