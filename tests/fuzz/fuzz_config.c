@@ -81,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strchr(w->cmd[0], '/'))
 			CHECK(w->cmd[0][0] == '/');
 		CHECK(w->name && w->name[0] && !strpbrk(w->name, "\n\t"));
-		CHECK(w->replicas >= 1 && w->replicas <= 1024);
+		/* 0: a spec that spool serve's add_worker starts. */
+		CHECK(w->replicas >= 0 && w->replicas <= 1024);
 		total += w->replicas;
 		CHECK(w->inflight >= 0);
 		CHECK(w->timeout >= 0 && w->startup_timeout >= 0 &&
