@@ -42,12 +42,22 @@ BUILD ?= build
 SAN :=
 endif
 
+# gcc, plain builds: link-time optimisation.  A task's path crosses
+# files (input, dispatch, answer, completion, output) and inlining across
+# them makes W1 (10M tasks through cat) about 10% faster.  Fat objects
+# keep libspool.a usable by a linker without LTO.  Not with sanitizers,
+# or clang (its LTO needs a linker plugin), or LTO=.
+IS_GCC := $(shell $(CC) --version 2>/dev/null | grep -q 'Free Software' && echo 1)
+ifeq ($(IS_GCC)$(SAN),1)
+LTO ?= -flto=auto -ffat-lto-objects
+endif
+
 # Lazy (=), so the flags are read after the set-up step installed them.
 CJSON_CFLAGS = $(shell pkg-config --cflags libcjson 2>/dev/null)
 CJSON_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null || echo -lcjson)
 
-ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(SAN) -Ilib $(CJSON_CFLAGS)
-ALL_LDFLAGS = $(LDFLAGS) $(SAN)
+ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS) $(LTO) $(SAN) -Ilib $(CJSON_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(LTO) $(SAN)
 LIBS = $(CJSON_LIBS) -lm
 
 LIB_SRC := $(wildcard lib/*.c)

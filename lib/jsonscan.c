@@ -468,7 +468,7 @@ const char *rpc_parse(const char *s, size_t n, struct rpc_msg *m)
 {
 	memset(m, 0, sizeof(*m));
 	size_t i = skip_ws(s, n, 0);
-	size_t end;
+	size_t end = 0;
 	if (i >= n)
 		return "empty line";
 	if (s[i] != '{')
@@ -514,7 +514,7 @@ const char *json_object_each(const char *s, size_t n,
 					    struct span val),
 			     void *ctx)
 {
-	size_t end;
+	size_t end = 0;
 	const char *why =
 		scan_object(s, n, skip_ws(s, n, 0), &end, member, ctx);
 	if (why)
@@ -527,7 +527,7 @@ const char *json_object_each(const char *s, size_t n,
 bool json_member(const char *s, size_t n, const char *key, struct span *out)
 {
 	struct find_member f = {key, {NULL, 0}, false};
-	size_t end;
+	size_t end = 0;
 	if (scan_object(s, n, skip_ws(s, n, 0), &end, find_member_cb, &f) ||
 	    !f.hit)
 		return false;
