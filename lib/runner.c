@@ -24,6 +24,8 @@
 #define OUTPUT_HOLD ((size_t)8 << 20)
 /* Lines that are not JSON named one by one; the rest are counted. */
 #define BAD_JSON_SHOWN 3
+/* "1 task", "2 tasks" in the end summary. */
+#define TASKS(n) ((n) == 1 ? "task" : "tasks")
 
 static const char *src_name(const struct runner *r, uint32_t src)
 {
@@ -857,37 +859,42 @@ static void summary(struct runner *r)
 			  (unsigned long long)p->n_not_started,
 			  (unsigned long long)p->n_skipped);
 	if (p->signal) {
-		log_error("interrupted by SIG%s: %llu tasks finished, %llu not "
+		uint64_t finished = p->n_ok + p->n_failed - p->n_interrupted;
+		log_error("interrupted by SIG%s: %llu %s finished, %llu not "
 			  "started",
-			  signal_name(p->signal),
-			  (unsigned long long)(p->n_ok + p->n_failed -
-					       p->n_interrupted),
-			  (unsigned long long)p->n_not_started);
+			  signal_name(p->signal), (unsigned long long)finished,
+			  TASKS(finished), (unsigned long long)p->n_not_started);
 		if (p->n_interrupted)
-			log_error("%llu tasks in flight were stopped (failed "
-				  "as \"interrupted\")",
-				  (unsigned long long)p->n_interrupted);
+			log_error("%llu %s in flight %s stopped (failed as "
+				  "\"interrupted\")",
+				  (unsigned long long)p->n_interrupted,
+				  TASKS(p->n_interrupted),
+				  p->n_interrupted == 1 ? "was" : "were");
 	} else if (p->stop == STOP_STRICT && p->n_not_started) {
-		log_error("--strict: stopped at the first failure; %llu tasks "
+		log_error("--strict: stopped at the first failure; %llu %s "
 			  "not started",
-			  (unsigned long long)p->n_not_started);
+			  (unsigned long long)p->n_not_started,
+			  TASKS(p->n_not_started));
 	} else if ((p->stop == STOP_CHANGED || p->stop == STOP_OUTPUT) &&
 		   p->n_not_started) {
-		log_error("%llu tasks not started",
-			  (unsigned long long)p->n_not_started);
+		log_error("%llu %s not started",
+			  (unsigned long long)p->n_not_started,
+			  TASKS(p->n_not_started));
 	}
 	if (p->n_no_workers)
-		log_error("%llu tasks failed with \"no workers left\"",
-			  (unsigned long long)p->n_no_workers);
+		log_error("%llu %s failed with \"no workers left\"",
+			  (unsigned long long)p->n_no_workers,
+			  TASKS(p->n_no_workers));
 	if (r->n_bad_json > BAD_JSON_SHOWN)
 		log_error("%llu input lines were not valid JSON (%d named "
 			  "above)%s",
 			  (unsigned long long)r->n_bad_json, BAD_JSON_SHOWN,
 			  r->failed_on ? "; every one is in --failed" : "");
 	if (r->n_lost)
-		log_error("%llu tasks failed because their results could not "
-			  "be written to stdout",
-			  (unsigned long long)r->n_lost);
+		log_error("%llu %s failed because %s could not be written "
+			  "to stdout",
+			  (unsigned long long)r->n_lost, TASKS(r->n_lost),
+			  r->n_lost == 1 ? "its result" : "their results");
 	if (p->n_failed && !p->stats_on)
 		log_info("%llu of %llu tasks failed%s",
 			 (unsigned long long)p->n_failed,

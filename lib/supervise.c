@@ -252,7 +252,9 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		buf_adds(&last, ")");
 	}
 	buf_addc(&last, '\0');
-	bool quiet = p->check || p->stop == STOP_PIPE;
+	/* stdout gone or full: that was said once, with its cause; the
+	 * workers stopped for it are not news. */
+	bool quiet = p->check || p->stop == STOP_PIPE || p->stop == STOP_OUTPUT;
 	if ((!planned || (!clean && w->nflight)) && !quiet) {
 		struct buf msg = BUF_INIT;
 		buf_adds(&msg, why.p);

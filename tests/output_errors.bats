@@ -30,6 +30,8 @@ ECHO_CMD='echo $$ >>pids; exec cat'
 	[ "$status" -eq 1 ]
 	[ "$(err_count 'No space left on device')" -eq 1 ]
 	[ "$(err_count '^spool: stdout: .*No space left on device')" -eq 1 ]
+	# The workers spool stopped for it are not reported as faults.
+	[ "$(err_count 'killed by signal|exited with status')" -eq 0 ]
 	# Nothing could be written: nothing is ok, everything read is failed
 	# or not started.
 	[ "$(jq '.tasks.ok' stats.json)" -eq 0 ]
