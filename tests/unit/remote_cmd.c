@@ -1,5 +1,5 @@
 /* remote_cmd - print the command lines lib/remote.c builds, for the remote
- * tests (tests/remote_guard.bats), each word followed by a NUL byte:
+ * tests (tests/remote/remote_guard.bats), each word followed by a NUL byte:
  *
  *   remote_cmd [-S SOCKET] [-C DIR] [-E NAME=VALUE]... HOST -- ARGV...
  *	the ssh argv that starts ARGV on HOST under the guard

@@ -8,7 +8,7 @@
 # processes, waiting on conditions with deadlines.
 
 bats_require_minimum_version 1.5.0
-load test_helper
+load ../test_helper
 
 setup_file() {
 	if [[ $(id -u) != 0 ]]; then
