@@ -1121,8 +1121,8 @@ static void spec_json(const struct worker_spec *w, struct buf *b)
 	}
 	if (w->inflight)
 		buf_addf(b, ",\"inflight\":%ld", w->inflight);
-	buf_addf(b, ",\"timeout\":%.17g,\"startup_timeout\":%.17g", w->timeout,
-		 w->startup_timeout);
+	buf_addf(b, ",\"timeout\":%.17g,\"startup_timeout\":%.17g",
+		 w->timeout, w->startup_timeout);
 	buf_addf(b, ",\"max_tasks\":%ld", w->max_tasks);
 	if (w->protocol == PROTO_LINES) {
 		buf_addf(b, ",\"ready\":\"%s\"",
