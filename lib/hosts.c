@@ -343,10 +343,12 @@ static void start_alloc(struct pool *p, struct host *h)
 	char **av =
 		launch_salloc_argv(&spec->slurm, (long)h->nworkers, "spool");
 	int fds[3] = {in[0], out[1], err[1]};
-	/* Registered as itself alone: the guard's SIGTERM makes salloc
-	 * give the allocation back; its group holds the command it runs,
-	 * which it ends itself. */
-	pid_t pid = proc_spawn(av, fds, p->guard_fd, '=', SIGTERM, &why);
+	/* If spool dies, its end of the pipe closes, cat ends, and salloc
+	 * gives the allocation back, as when spool ends it.  No signal: a
+	 * SIGTERM at that moment could leave salloc spinning, and the
+	 * guard's SIGKILL could come before salloc has told the
+	 * controller, which would keep the allocation. */
+	pid_t pid = proc_spawn(av, fds, p->guard_fd, 0, 0, &why);
 	remote_argv_free(av);
 	close(in[0]);
 	close(out[1]);
