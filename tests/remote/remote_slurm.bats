@@ -60,6 +60,7 @@ gone() { ! pid_alive "$1"; }
 proc_running() { ps -eo args= | grep -qxF -- "$1"; }
 proc_gone() { ! pgrep -f -- "$1" >/dev/null; }
 both_sleep() { (($(pgrep -xf '(/usr)?/bin/sleep 1031' | wc -l) == 2)); }
+steps2_sleep() { (($(pgrep -xf '(/usr)?/bin/sleep 1033' | wc -l) == 2)); }
 
 start_bg() {
 	rm -f in
@@ -193,6 +194,44 @@ GPU_WORKER='while read -r l; do printf "{\"gpu\":\"%s\",\"job\":\"%s\",\"step\":
 	assert_equal "$status" 1
 	assert_equal "$(cat out)" $'{"x":1}\n{"x":2}'
 	wait_for 20 no_jobs
+}
+
+@test "a second signal kills the workers at once: srun alone, so their steps end" {
+	# Inside an allocation that outlives spool: only spool's own signals
+	# can end the steps (a SIGKILL to srun's process group would leave
+	# them running until the allocation ends).
+	jq -n '{workers: [{cmd: ["sleep", "1033"], replicas: 2,
+		launcher: "slurm"}]}' >pool.json
+	rm -f in
+	mkfifo in
+	salloc -Q -n 2 sh -c '"$0" run -w pool.json <in >out 2>err; echo $? >rc; exec sleep 1034' \
+		"$SPOOL" 3>&- &
+	local salloc=$!
+	BG+=("$salloc")
+	exec 7>in
+	echo '{"x":1}' >&7
+	wait_for 30 steps2_sleep
+	local spid
+	# The oldest: its guard is a copy of it, started after it.
+	spid=$(pgrep -o -f "^$SPOOL run -w pool.json$")
+	kill -INT "$spid"
+	kill -TERM "$spid"
+	wait_for 20 test -s rc || {
+		cat err
+		ps -eo pid,ppid,stat,args | grep -E 'spool|srun|sleep 103'
+		false
+	}
+	assert_equal "$(cat rc)" 130
+	grep -q 'second signal: killing workers' err
+	# The steps are gone; the allocation is still there.
+	wait_for 10 proc_gone '^(/usr)?/bin/sleep 1033$'
+	wait_for 10 no_steps
+	assert_equal "$(squeue -h -o %t)" R
+	exec 7>&-
+	# salloc ends its command with the job.
+	scancel --quiet --partition=debug
+	wait_for 20 no_jobs
+	wait_for 20 gone "$salloc"
 }
 
 @test "no Slurm: a clear error before any task is read, exit 3" {
