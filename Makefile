@@ -102,7 +102,7 @@ all: $(BUILD)/unit/remote_cmd
 
 $(BUILD)/libspool.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(BUILD)/cmd/spool.o: cmd/spool.c lib/*.h | deps
 	@mkdir -p $(dir $@)
@@ -161,9 +161,12 @@ $(LIBFUZZER)/lib/%.o: lib/%.c lib/*.h | deps-fuzz
 	@mkdir -p $(dir $@)
 	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
+$(LIBFUZZER)/lib/remote.o: $(BUILD)/gen/remote_guard.h
+$(LIBFUZZER)/lib/remote.o: LIBFUZZER_CFLAGS += -I$(BUILD)/gen
+
 $(LIBFUZZER)/libspool.a: $(LIBFUZZER_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(LIBFUZZER)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/driver.c $(LIBFUZZER)/libspool.a
 	$(LIBFUZZER_CC) $(LIBFUZZER_CFLAGS) -fsanitize=fuzzer -DSPOOL_LIBFUZZER \

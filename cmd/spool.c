@@ -64,6 +64,11 @@ static const char usage_run[] =
 	"      --ssh COMMAND      the ssh client for remote workers (default "
 	"$SPOOL_SSH,\n"
 	"                         else ssh)\n"
+	"      --batch N[,DELAY]  send the -c worker (-p spool) up to N tasks "
+	"as one\n"
+	"                         JSON-RPC batch, waiting at most DELAY "
+	"seconds for\n"
+	"                         more (default 0)\n"
 	"      --dry-run          print each worker's command, environment "
 	"and\n"
 	"                         directory; start nothing\n"
@@ -145,6 +150,8 @@ static const char usage_serve[] =
 	"  -S, --hosts LIST       run the -c workers on these ssh hosts\n"
 	"      --ssh COMMAND      the ssh client (default $SPOOL_SSH, else "
 	"ssh)\n"
+	"      --batch N[,DELAY]  JSON-RPC batches of up to N tasks (-p "
+	"spool)\n"
 	"      --listen PATH      serve any number of clients on a Unix "
 	"socket (mode\n"
 	"                         0600); a stale socket is replaced, a live "
@@ -192,6 +199,8 @@ static const char usage_check[] =
 	"  -S, --hosts LIST       run the -c workers on these ssh hosts\n"
 	"      --ssh COMMAND      the ssh client (default $SPOOL_SSH, else "
 	"ssh)\n"
+	"      --batch N[,DELAY]  JSON-RPC batches of up to N tasks (-p "
+	"spool)\n"
 	"  -v, --verbose          a line per worker event on stderr\n"
 	"      --quiet            only errors on stderr\n"
 	"  -h, --help             this help\n"
@@ -216,6 +225,7 @@ enum {
 	OPT_ORDER_BUFFER,
 	OPT_LISTEN,
 	OPT_SSH,
+	OPT_BATCH,
 };
 
 /* Which command takes an option. */
@@ -233,6 +243,7 @@ static const struct opt all_opts[] = {
 	{{"jobs", required_argument, NULL, 'j'}, IN_ALL},
 	{{"protocol", required_argument, NULL, 'p'}, IN_ALL},
 	{{"buffered", no_argument, NULL, OPT_BUFFERED}, IN_ALL},
+	{{"batch", required_argument, NULL, OPT_BATCH}, IN_ALL},
 	{{"dry-run", no_argument, NULL, OPT_DRY_RUN}, IN_RUN | IN_SERVE},
 	{{"listen", required_argument, NULL, OPT_LISTEN}, IN_SERVE},
 	{{"hosts", required_argument, NULL, 'S'}, IN_ALL},
@@ -400,6 +411,29 @@ static int cmd_main(int argc, char **argv, int in)
 		case OPT_BUFFERED:
 			o.buffered = true;
 			break;
+		case OPT_BATCH: {
+			/* N or N,DELAY */
+			char *comma = strchr(optarg, ',');
+			char num[32];
+			size_t k = comma ? (size_t)(comma - optarg)
+					 : strlen(optarg);
+			if (k >= sizeof(num))
+				k = sizeof(num) - 1;
+			memcpy(num, optarg, k);
+			num[k] = '\0';
+			if (!parse_long(num, 1, 100000, &n) ||
+			    (comma && parse_seconds(comma + 1) < 0))
+				return usage_error(
+					cmd,
+					"--batch: expected N or N,DELAY (the "
+					"most tasks a batch, and seconds to "
+					"wait for it to fill), like 32 or "
+					"32,0.005; got \"%s\"",
+					optarg);
+			o.batch_max = n;
+			o.batch_delay = comma ? parse_seconds(comma + 1) : 0;
+			break;
+		}
 		case OPT_DRY_RUN:
 			o.dry_run = true;
 			break;
@@ -411,8 +445,8 @@ static int cmd_main(int argc, char **argv, int in)
 			break;
 		case OPT_LISTEN:
 			if (!*optarg)
-				return usage_error(cmd,
-						   "--listen: the path is empty");
+				return usage_error(
+					cmd, "--listen: the path is empty");
 			o.listen_path = optarg;
 			break;
 		case 'k':
@@ -541,6 +575,12 @@ static int cmd_main(int argc, char **argv, int in)
 		return usage_error(cmd, "-S/--hosts is for -c; with -w, list "
 					"the hosts in the spec's \"hosts\" "
 					"in the pool config");
+	if (o.workers_path && o.batch_max)
+		return usage_error(cmd, "--batch is for -c; with -w, set "
+					"\"batch\" in the pool config");
+	if (o.batch_max && o.protocol != SPOOL_PROTO_SPOOL)
+		return usage_error(cmd, "--batch needs -p spool (a batch is a "
+					"JSON-RPC array of requests)");
 	if (o.buffered && o.protocol == SPOOL_PROTO_SPOOL)
 		return usage_error(cmd, "--buffered is for lines workers (a "
 					"spool worker answers each request)");
@@ -549,10 +589,9 @@ static int cmd_main(int argc, char **argv, int in)
 				   "--resume needs --joblog FILE (the log of "
 				   "the run to resume)");
 	if (in != IN_RUN && optind < argc)
-		return usage_error(cmd, "unexpected argument \"%s\"%s",
-				   argv[optind],
-				   in == IN_SERVE ? " (tasks come from clients)"
-						  : "");
+		return usage_error(
+			cmd, "unexpected argument \"%s\"%s", argv[optind],
+			in == IN_SERVE ? " (tasks come from clients)" : "");
 	if (in == IN_CHECK)
 		return spool_check(&o);
 	if (in == IN_SERVE)

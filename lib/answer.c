@@ -24,6 +24,7 @@
  * wake-up (it has work queued meanwhile). */
 #define COALESCE_MIN 0.00002
 #define COALESCE_MAX 0.0005
+#define COALESCE_FEW 64
 
 void worker_flush(struct pool *p, struct worker *w)
 {
@@ -65,6 +66,11 @@ bool worker_input_drained(const struct worker *w)
 	if (buf_used(&w->wbuf))
 		return false;
 	int queued = 0;
+	/* Answers it wrote that spool has not read yet (read coalescing,
+	 * a busy turn): it is not holding them. */
+	if (w->fd_out >= 0 && ioctl(w->fd_out, FIONREAD, &queued) == 0 &&
+	    queued > 0)
+		return false;
 	/* FIONREAD on a pipe's write end counts what is in the pipe. */
 	if (w->fd_in >= 0 && ioctl(w->fd_in, FIONREAD, &queued) == 0)
 		return queued == 0;
@@ -154,12 +160,12 @@ void worker_ready(struct pool *p, struct worker *w, char *result)
 	w->up = true;
 	pool_touch(p, w);
 	p->eof_dirty = true;
-	if (p->on_worker)
-		p->on_worker(p->hook_ctx, w, true, NULL);
 	w->spawn_s = p->now - w->spawned_at;
 	free(w->spawn_result);
 	w->spawn_result = result;
 	w->limit = worker_limit(p, w);
+	if (p->on_worker)
+		p->on_worker(p->hook_ctx, w, true, NULL);
 	if (log_get_level() >= LOG_VERBOSE) {
 		struct buf b = BUF_INIT;
 		buf_add_duration(&b, w->spawn_s);
@@ -191,7 +197,7 @@ static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 	uint32_t slot = idmap_get(&p->byid, id);
 	if (slot == IDMAP_NONE || pool_task(p, slot)->worker != w->index)
 		return IDQ_HOLE;
-	if (slot == w->fl_head)
+	if (slot == inflight_oldest(w))
 		w->oldest_since = p->now; /* a new oldest */
 	inflight_remove(p, w, slot);
 	return slot;
@@ -200,7 +206,7 @@ static uint32_t take_inflight(struct pool *p, struct worker *w, uint64_t id)
 /* A lines worker answers in order: the oldest in flight. */
 static uint32_t take_oldest(struct pool *p, struct worker *w)
 {
-	uint32_t slot = w->fl_head;
+	uint32_t slot = inflight_oldest(w);
 	inflight_remove(p, w, slot);
 	w->oldest_since = p->now;
 	return slot;
@@ -244,6 +250,81 @@ static void answer_spawn(struct pool *p, struct worker *w, const char *line,
 	worker_ready(p, w, b.p);
 }
 
+static void answer_one(struct pool *p, struct worker *w, uint32_t slot,
+		       const struct answer *ap);
+
+/* A JSON-RPC batch of answers: one line holding an array, one answer for
+ * each task of one batch sent to this worker, in any order.  Anything
+ * else (an unknown id, tasks of several batches, too few or too many)
+ * breaks the protocol: what it answered cannot be trusted. */
+static void answer_batch(struct pool *p, struct worker *w, const char *line,
+			 size_t n)
+{
+	size_t max = w->nflight;
+	struct span *el = xcalloc(max + 1, sizeof(*el));
+	struct answer *a = xcalloc(max + 1, sizeof(*a));
+	uint32_t *slots = xcalloc(max + 1, sizeof(uint32_t));
+	long k = json_elements(line, n, el, max);
+	const char *why = NULL;
+	char msg[128];
+	if (k == -1)
+		why = "not valid JSON";
+	else if (k == -2)
+		why = "a batch answer with more answers than tasks in flight";
+	else if (k == 0)
+		why = "an empty batch answer";
+	for (long i = 0; !why && i < k; i++) {
+		why = w->codec->decode(el[i].p, el[i].n, &a[i]);
+		if (why)
+			break;
+		uint32_t slot = idmap_get(&p->byid, a[i].id);
+		if (slot == IDMAP_NONE ||
+		    pool_task(p, slot)->worker != w->index ||
+		    pool_task(p, slot)->state != T_INFLIGHT) {
+			snprintf(msg, sizeof(msg), "unknown id %llu in a batch",
+				 (unsigned long long)a[i].id);
+			why = msg;
+			break;
+		}
+		for (long j = 0; j < i; j++)
+			if (slots[j] == slot) {
+				snprintf(msg, sizeof(msg),
+					 "id %llu twice in a batch",
+					 (unsigned long long)a[i].id);
+				why = msg;
+			}
+		slots[i] = slot;
+	}
+	if (!why) {
+		/* All of one batch, and all of it. */
+		uint16_t b = pool_task(p, slots[0])->batch;
+		for (long i = 1; i < k && !why; i++)
+			if (pool_task(p, slots[i])->batch != b)
+				why = "answers to several batches in one line";
+		if (!why && b < w->batch_cap &&
+		    w->batch_left[b] != (uint32_t)k) {
+			snprintf(msg, sizeof(msg),
+				 "%ld answers for a batch of %u tasks", k,
+				 w->batch_left[b]);
+			why = msg;
+		}
+	}
+	if (why) {
+		protocol_error(p, w, why, line, n);
+	} else {
+		for (long i = 0; i < k; i++) {
+			if (slots[i] == inflight_oldest(w))
+				w->oldest_since = p->now;
+			inflight_remove(p, w, slots[i]);
+		}
+		for (long i = 0; i < k; i++)
+			answer_one(p, w, slots[i], &a[i]);
+	}
+	free(el);
+	free(a);
+	free(slots);
+}
+
 static void answer_line(struct pool *p, struct worker *w, const char *line,
 			size_t n)
 {
@@ -268,6 +349,13 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 		task_ok(p, w, take_oldest(p, w), line, n, false);
 		return;
 	}
+	size_t i = 0;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i < n && line[i] == '[') {
+		answer_batch(p, w, line, n);
+		return;
+	}
 	struct answer a;
 	const char *why = w->codec->decode(line, n, &a);
 	if (why) {
@@ -282,6 +370,14 @@ static void answer_line(struct pool *p, struct worker *w, const char *line,
 		protocol_error(p, w, msg, line, n);
 		return;
 	}
+	answer_one(p, w, slot, &a);
+}
+
+/* The answer for one task, taken out of w's in-flight list. */
+static void answer_one(struct pool *p, struct worker *w, uint32_t slot,
+		       const struct answer *ap)
+{
+	const struct answer a = *ap;
 	if (a.kind == ANS_RESULT) {
 		task_ok(p, w, slot, a.value.p, a.value.n, true);
 		return;
@@ -340,6 +436,7 @@ void worker_lines(struct pool *p, struct worker *w)
 		if (!starting)
 			answers++;
 	}
+	w->last_answers = answers;
 	if (answers) {
 		w->last_answer = p->now;
 		learn_service_time(p, w, answers);
@@ -410,9 +507,14 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 	/* Give this worker its next tasks before reading the others'
 	 * answers, so it computes while spool works. */
 	pool_pump(p);
-	/* Deep window, fast tasks, still busy: let answers pile up. */
+	/* Deep window, fast tasks, still busy, and its answers come a few
+	 * at a time (a worker that writes each one): let them pile up.
+	 * Turning the watch off and on costs two system calls with epoll,
+	 * so a worker whose answers already come in large reads is read as
+	 * they come. */
 	if (w->w_out >= 0 && w->limit >= 16 &&
-	    (long)w->nflight >= w->limit / 4 && w->svc > 0) {
+	    (long)w->nflight >= w->limit / 4 && w->svc > 0 &&
+	    w->last_answers < COALESCE_FEW) {
 		double delay = w->svc * (double)w->limit / 4;
 		if (delay > COALESCE_MAX)
 			delay = COALESCE_MAX;

@@ -98,6 +98,10 @@ static int culprit(const struct pool *p, const struct worker *w,
 		   const uint32_t *slots, uint32_t n)
 {
 	if (w->fault == WF_TIMEOUT) {
+		/* A batch is computed as a whole: which of its tasks made it
+		 * late cannot be known. */
+		if (w->spec->batch_max && n > 1)
+			return -1;
 		for (uint32_t i = 0; i < n; i++)
 			if (slots[i] == w->fault_slot)
 				return (int)i;
@@ -122,7 +126,7 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 	uint32_t n = 0;
 	uint32_t *slots = xcalloc(w->nflight + 1, sizeof(uint32_t));
 	while (w->nflight) {
-		uint32_t s = w->fl_head;
+		uint32_t s = inflight_oldest(w);
 		inflight_remove(p, w, s);
 		slots[n++] = s;
 	}
@@ -140,8 +144,18 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 		struct task *t = pool_task(p, slots[i]);
 		if ((int)i != guilty) {
 			t->attempts--;
-			if (guilty < 0)
+			if (guilty < 0) {
 				t->flags |= TF_SUSPECT;
+				/* A buffered worker answers a suspect only
+				 * when its stdin closes, a fresh worker each:
+				 * its suspects are halved instead, so one
+				 * poison among n costs about 2 log2(n)
+				 * workers, not n. */
+				t->group = w->spec->buffered
+						   ? (uint16_t)MIN((n + 1) / 2,
+								   UINT16_MAX)
+						   : 1;
+			}
 			slots[front++] = slots[i];
 			continue;
 		}
@@ -168,9 +182,11 @@ void requeue_inflight(struct pool *p, struct worker *w, const char *why)
 /* A task in flight on w has been in flight at a worker's death before. */
 bool inflight_blamed(struct pool *p, const struct worker *w)
 {
-	for (uint32_t s = w->fl_head; s != IDQ_HOLE; s = pool_task(p, s)->next)
-		if (pool_task(p, s)->flags & TF_BLAMED)
+	for (uint32_t i = 0; i < w->fl.len; i++) {
+		uint32_t s = idq_at(&w->fl, i);
+		if (s != IDQ_HOLE && (pool_task(p, s)->flags & TF_BLAMED))
 			return true;
+	}
 	return false;
 }
 
@@ -179,7 +195,7 @@ void fail_inflight(struct pool *p, struct worker *w, const char *why,
 		   bool count_interrupted)
 {
 	while (w->nflight) {
-		uint32_t slot = w->fl_head;
+		uint32_t slot = inflight_oldest(w);
 		inflight_remove(p, w, slot);
 		if (count_interrupted)
 			p->n_interrupted++;

@@ -18,6 +18,7 @@
 #define INFLIGHT_MAX 1000000
 #define QUEUE_MAX 10000000
 #define RETRIES_MAX 1000
+#define BATCH_MAX 100000
 
 /* The context of one parse: where errors go and how to name places. */
 struct ctx {
@@ -628,11 +629,59 @@ out:
 	return r;
 }
 
+/* "batch": {"max_size": N, "max_delay": SECS} (spool protocol only). */
+static int parse_batch(struct ctx *c, const char *place, const cJSON *v,
+		       struct worker_spec *w)
+{
+	if (!cJSON_IsObject(v))
+		return fail(c, place, v,
+			    "expected an object: {\"max_size\": 32, "
+			    "\"max_delay\": 0.005}");
+	if (check_unique(c, place, v))
+		return -1;
+	const cJSON *e;
+	cJSON_ArrayForEach(e, v)
+	{
+		if (strcmp(e->string, "max_size") != 0 &&
+		    strcmp(e->string, "max_delay") != 0) {
+			char *p = xasprintf("%s.%s", place, e->string);
+			int r = fail(c, p, NULL,
+				     "unknown key (known: max_size, "
+				     "max_delay)");
+			free(p);
+			return r;
+		}
+	}
+	char *p = xasprintf("%s.max_size", place);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "max_size");
+	int r = 0;
+	if (!m)
+		r = fail(c, p, NULL, "missing (the most tasks in one batch)");
+	else
+		r = get_long(c, p, m, 1, BATCH_MAX, &w->batch_max);
+	free(p);
+	if (r)
+		return r;
+	if ((m = cJSON_GetObjectItemCaseSensitive(v, "max_delay"))) {
+		p = xasprintf("%s.max_delay", place);
+		r = get_seconds(c, p, m, &w->batch_delay);
+		free(p);
+		if (r)
+			return r;
+	}
+	if (w->protocol != PROTO_SPOOL)
+		return fail(c, place, NULL,
+			    "only for the spool protocol (a batch is a "
+			    "JSON-RPC array of requests): set \"protocol\": "
+			    "\"spool\"");
+	return 0;
+}
+
 static const char *const spec_keys[] = {
 	"name",      "cmd",      "protocol", "spawn",   "env",
 	"cwd",       "replicas", "inflight", "timeout", "startup_timeout",
-	"max_tasks", "ready",    "buffered", "hosts",   "launcher",
-	"slurm",
+	"max_tasks", "ready",    "buffered", "batch",   "hosts",
+	"launcher",  "slurm",
 };
 
 static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
@@ -662,13 +711,14 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 				known = true;
 		if (!known) {
 			char *p = xasprintf("%s.%s", place, v->string);
-			int r = fail(c, p, NULL,
-				     "unknown key (known: name, cmd, protocol, "
-				     "spawn, env, "
-				     "cwd, replicas, inflight, timeout, "
-				     "startup_timeout, "
-				     "max_tasks, ready, buffered, hosts, "
-				     "launcher, slurm)");
+			struct buf names = BUF_INIT;
+			for (size_t k = 0; k < ARRAY_SIZE(spec_keys); k++)
+				buf_addf(&names, "%s%s", k ? ", " : "",
+					 spec_keys[k]);
+			buf_addc(&names, '\0');
+			int r = fail(c, p, NULL, "unknown key (known: %s)",
+				     names.p);
+			buf_release(&names);
 			free(p);
 			return r;
 		}
@@ -828,6 +878,9 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 			goto out;
 		}
 	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "batch")) &&
+	    (r = parse_batch(c, PLACE("batch"), v, w)))
+		goto out;
 	r = parse_launch(c, place, o, w);
 out:
 #undef PLACE
@@ -1121,9 +1174,12 @@ static void spec_json(const struct worker_spec *w, struct buf *b)
 	}
 	if (w->inflight)
 		buf_addf(b, ",\"inflight\":%ld", w->inflight);
-	buf_addf(b, ",\"timeout\":%.17g,\"startup_timeout\":%.17g",
-		 w->timeout, w->startup_timeout);
+	buf_addf(b, ",\"timeout\":%.17g,\"startup_timeout\":%.17g", w->timeout,
+		 w->startup_timeout);
 	buf_addf(b, ",\"max_tasks\":%ld", w->max_tasks);
+	if (w->batch_max)
+		buf_addf(b, ",\"batch\":{\"max_size\":%ld,\"max_delay\":%.17g}",
+			 w->batch_max, w->batch_delay);
 	if (w->protocol == PROTO_LINES) {
 		buf_addf(b, ",\"ready\":\"%s\"",
 			 w->ready == READY_LINE ? "line" : "start");
@@ -1192,8 +1248,10 @@ int config_spec_from_json(const struct pool_config *cfg,
 			     cfg->dir ? cfg->dir : ".", err);
 	buf_release(&text);
 	buf_release(&t);
-	if (r != 0)
+	if (r != 0) {
+		config_release(&one);
 		return -1;
+	}
 	/* NEEDSWORK: a worker on a host or a Slurm step, added while the
 	 * pool runs, needs the launcher's connection set up for it. */
 	if (one.specs[0].launcher != LAUNCH_LOCAL ||

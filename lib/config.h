@@ -43,8 +43,10 @@ struct worker_spec {
 	double startup_timeout; /* 0: none */
 	long max_tasks;         /* 0: never recycle */
 	enum ready_mode ready;
-	bool buffered; /* lines worker that buffers its output (§4.1) */
-	bool literal;  /* -c: the command is used as typed (no {name}) */
+	bool buffered;      /* lines worker that buffers its output (§4.1) */
+	long batch_max;     /* spool protocol: most tasks a batch; 0: none */
+	double batch_delay; /* hold a partial batch at most this long */
+	bool literal;       /* -c: the command is used as typed (no {name}) */
 	bool timeout_set, inflight_set;
 	enum launcher launcher;
 	/* LAUNCH_SSH: where its workers run, slots 0 meaning "replicas".

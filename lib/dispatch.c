@@ -15,50 +15,6 @@
 
 /* --- A worker's in-flight list -------------------------------------- */
 
-void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
-{
-	struct task *t = pool_task(p, slot);
-	t->next = IDQ_HOLE;
-	t->prev = w->fl_tail;
-	if (w->fl_tail != IDQ_HOLE)
-		pool_task(p, w->fl_tail)->next = slot;
-	else
-		w->fl_head = slot;
-	w->fl_tail = slot;
-	w->nflight++;
-	if (w->codec->by_id)
-		idmap_put(&p->byid, t->id, slot);
-	if (w->spec->buffered) {
-		w->bytes_inflight += buf_used(&t->data) + 1;
-		p->exempt++;
-	}
-	/* A first task in flight starts its clock (timeouts). */
-	if (w->nflight == 1)
-		pool_touch(p, w);
-}
-
-void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
-{
-	struct task *t = pool_task(p, slot);
-	if (t->prev != IDQ_HOLE)
-		pool_task(p, t->prev)->next = t->next;
-	else
-		w->fl_head = t->next;
-	if (t->next != IDQ_HOLE)
-		pool_task(p, t->next)->prev = t->prev;
-	else
-		w->fl_tail = t->prev;
-	t->next = t->prev = IDQ_HOLE;
-	w->nflight--;
-	if (w->codec->by_id)
-		idmap_del(&p->byid, t->id);
-	if (w->spec->buffered) {
-		w->bytes_inflight -= buf_used(&t->data) + 1;
-		p->exempt--;
-	}
-	pool_touch(p, w);
-}
-
 /* --- Queues --------------------------------------------------------- */
 
 static void ring_add(struct pool *p, struct client *c)
@@ -98,6 +54,7 @@ void pool_queue(struct pool *p, uint32_t slot, bool front)
 {
 	struct task *t = pool_task(p, slot);
 	t->state = T_QUEUED;
+	t->queued_at = p->now;
 	if (t->flags & TF_SUSPECT) {
 		if (front)
 			idq_push_front(&p->suspects, slot);
@@ -111,7 +68,8 @@ void pool_queue(struct pool *p, uint32_t slot, bool front)
 	else
 		idq_push_back(&c->queue, slot);
 	p->nqueued++;
-	ring_add(p, c);
+	if (!c->in_ring)
+		ring_add(p, c);
 }
 
 /* The next task to dispatch, clients taking turns; IDQ_HOLE when none
@@ -184,6 +142,16 @@ double spec_timeout(const struct pool *p, const struct worker *w)
 	return p->timeout >= 0 ? p->timeout : w->spec->timeout;
 }
 
+/* A batching worker may have this many batches in flight by default:
+ * one it computes, one waiting. */
+#define BATCH_INFLIGHT 2
+
+static long batch_limit(const struct pool *p, const struct worker *w)
+{
+	long fixed = spec_inflight(p, w);
+	return fixed > 0 ? fixed : BATCH_INFLIGHT;
+}
+
 /* The most tasks this worker may have in flight now. */
 long worker_limit(const struct pool *p, const struct worker *w)
 {
@@ -207,14 +175,20 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	if (w->state != WS_READY || w->fd_in < 0)
 		return 0;
 	/* A suspect runs alone. */
-	if (w->nflight && (pool_task(p, w->fl_head)->flags & TF_SUSPECT))
+	if (w->nflight &&
+	    (pool_task(p, inflight_oldest(w))->flags & TF_SUSPECT))
 		return 0;
 	/* End of input and a worker that buffers its output: what is left
 	 * goes out now, and every lines worker is made to flush. */
 	if (p->eof_flush && !w->codec->by_id)
 		return p->queue_size;
 	long room;
-	if (w->spec->buffered) {
+	if (w->spec->batch_max) {
+		/* Batches in flight, each up to max_size tasks. */
+		if ((long)w->nbatches >= batch_limit(p, w))
+			return 0;
+		room = w->spec->batch_max;
+	} else if (w->spec->buffered) {
 		/* A window in bytes, topped up once half empty. */
 		if (w->bytes_inflight > BUFFERED_WINDOW / 2)
 			return 0;
@@ -234,7 +208,8 @@ static long worker_room(const struct pool *p, const struct worker *w)
 	return room > 0 ? room : 0;
 }
 
-static void send_task(struct pool *p, struct worker *w, uint32_t slot)
+/* A task goes to w (its bytes are framed by the caller). */
+static void task_sent(struct pool *p, struct worker *w, uint32_t slot)
 {
 	struct task *t = pool_task(p, slot);
 	t->state = T_INFLIGHT;
@@ -243,9 +218,6 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	t->sent = p->now;
 	if (!t->first)
 		t->first = p->now;
-	pool_want_flush(p, w);
-	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
-			     buf_used(&t->data));
 	if (!w->nflight) {
 		w->oldest_since = p->now;
 		w->busy_mark = p->now;
@@ -254,78 +226,154 @@ static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 	w->sent++;
 }
 
-/* --- Workers with room: a min-heap by (tasks in flight, index) ------- */
-
-static bool room_less(const struct worker *a, const struct worker *b)
+static void send_task(struct pool *p, struct worker *w, uint32_t slot)
 {
-	return a->nflight < b->nflight ||
-	       (a->nflight == b->nflight && a->index < b->index);
+	struct task *t = pool_task(p, slot);
+	pool_want_flush(p, w);
+	w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
+			     buf_used(&t->data));
+	task_sent(p, w, slot);
 }
 
-static void room_place(struct pool *p, uint32_t i, struct worker *w)
+/* The hot path of a run: up to n tasks of the one waiting client to w, in
+ * a tight loop (what next_task and send_task do, one task at a time). */
+static void send_run(struct pool *p, struct worker *w, struct client *c,
+		     long n)
 {
-	p->room[i] = w;
-	w->room_pos = i + 1;
-}
-
-static void room_up(struct pool *p, uint32_t i)
-{
-	struct worker *w = p->room[i];
-	while (i) {
-		uint32_t up = (i - 1) / 2;
-		if (!room_less(w, p->room[up]))
-			break;
-		room_place(p, i, p->room[up]);
-		i = up;
+	double now = p->now;
+	uint32_t k = 0;
+	pool_want_flush(p, w);
+	if (!w->nflight) {
+		w->oldest_since = now;
+		w->busy_mark = now;
 	}
-	room_place(p, i, w);
+	while ((long)k < n && c->queue.len) {
+		uint32_t slot = idq_pop_front(&c->queue);
+		struct task *t = pool_task(p, slot);
+		w->codec->frame_task(&w->wbuf, t->id, buf_data(&t->data),
+				     buf_used(&t->data));
+		t->state = T_INFLIGHT;
+		t->worker = w->index;
+		t->attempts++;
+		t->sent = now;
+		if (!t->first)
+			t->first = now;
+		inflight_push(p, w, slot);
+		k++;
+	}
+	w->sent += k;
+	p->nqueued -= k;
+	if (!p->nqueued)
+		p->eof_dirty = true;
+	if (!c->queue.len)
+		ring_remove(p, c);
 }
 
-static void room_down(struct pool *p, uint32_t i)
+/* --- Batches (SPEC 11) ---------------------------------------------- */
+
+/* A free place in w's table of batches in flight. */
+static uint16_t batch_slot(struct worker *w, long limit)
 {
-	struct worker *w = p->room[i];
-	for (;;) {
-		uint32_t c = 2 * i + 1;
-		if (c >= p->nroom)
-			break;
-		if (c + 1 < p->nroom && room_less(p->room[c + 1], p->room[c]))
-			c++;
-		if (!room_less(p->room[c], w))
-			break;
-		room_place(p, i, p->room[c]);
-		i = c;
+	if (w->batch_cap < (uint32_t)limit) {
+		w->batch_left = xrealloc(w->batch_left,
+					 (size_t)limit * sizeof(uint32_t));
+		memset(w->batch_left + w->batch_cap, 0,
+		       (size_t)(limit - (long)w->batch_cap) * sizeof(uint32_t));
+		w->batch_cap = (uint32_t)limit;
 	}
-	room_place(p, i, w);
+	for (uint32_t i = 0; i < w->batch_cap; i++)
+		if (!w->batch_left[i])
+			return (uint16_t)i;
+	return 0; /* not reached: nbatches < limit */
+}
+
+/* Up to n queued tasks as one JSON-RPC batch line. */
+static void send_batch(struct pool *p, struct worker *w, long n)
+{
+	uint16_t b = batch_slot(w, batch_limit(p, w));
+	pool_want_flush(p, w);
+	size_t mark = w->wbuf.len;
+	buf_addc(&w->wbuf, '[');
+	uint32_t k = 0;
+	for (; k < (uint32_t)n; k++) {
+		uint32_t slot = next_task(p);
+		if (slot == IDQ_HOLE)
+			break;
+		struct task *t = pool_task(p, slot);
+		if (k)
+			buf_addc(&w->wbuf, ',');
+		proto_spool_request(&w->wbuf, t->id, buf_data(&t->data),
+				    buf_used(&t->data));
+		t->batch = b;
+		if (p->stats_on)
+			hist_add(&p->batch_wait, p->now - t->queued_at);
+		task_sent(p, w, slot);
+	}
+	if (!k) {
+		w->wbuf.len = mark;
+		return;
+	}
+	buf_adds(&w->wbuf, "]\n");
+	w->batch_left[b] = k;
+	w->nbatches++;
+	w->st_batches++;
+	w->st_batch_tasks += k;
+	if (k > w->st_batch_max)
+		w->st_batch_max = k;
+}
+
+/* May a batch smaller than max_size go to w now?  When fewer are
+ * waiting it is held at most max_delay from when the oldest of them was
+ * queued (Triton's max_queue_delay); at the end of the input it goes at
+ * once. */
+static bool batch_ready(struct pool *p, const struct worker *w)
+{
+	double delay = w->spec->batch_delay;
+	if (delay <= 0 || p->stop != STOP_NONE || !p->ring)
+		return true;
+	const struct client *c = p->ring;
+	if (!c->queue.len)
+		return true;
+	double due = pool_task(p, idq_at(&c->queue, 0))->queued_at + delay;
+	if (p->now >= due)
+		return true;
+	if (!p->batch_due || due < p->batch_due)
+		p->batch_due = due;
+	return false;
+}
+
+/* --- Workers with room ----------------------------------------------- *
+ *
+ * A min-heap keyed by tasks in flight: the deadline heap (timer.h) serves,
+ * a worker's key being its load instead of a time.  Equal loads come out
+ * in the order they were last set, so ties take turns. */
+
+static struct worker *room_at(const struct pool *p, uint32_t i)
+{
+	return timer_owner(p->roomh.v[i], struct worker, room);
+}
+
+/* The least loaded after the first (a child of the root). */
+static struct worker *room_second(const struct pool *p)
+{
+	if (p->roomh.n < 2)
+		return NULL;
+	uint32_t i = 1;
+	if (p->roomh.n > 2) {
+		const struct timer *a = p->roomh.v[1], *b = p->roomh.v[2];
+		if (b->at < a->at || (b->at == a->at && b->seq < a->seq))
+			i = 2;
+	}
+	return room_at(p, i);
 }
 
 /* Put w where its room and load say: in the heap at its place, or out. */
 static void room_update(struct pool *p, struct worker *w)
 {
-	bool want = worker_room(p, w) > 0;
-	if (w->room_pos) {
-		uint32_t i = w->room_pos - 1;
-		if (!want) {
-			w->room_pos = 0;
-			struct worker *last = p->room[--p->nroom];
-			if (i < p->nroom) {
-				room_place(p, i, last);
-				room_up(p, i);
-				room_down(p, last->room_pos - 1);
-			}
-			return;
-		}
-		room_up(p, i);
-		room_down(p, w->room_pos - 1);
-		return;
-	}
-	if (!want)
-		return;
-	if (p->nroom == p->room_cap) {
-		p->room_cap = p->room_cap ? p->room_cap * 2 : 64;
-		p->room = xrealloc(p->room, p->room_cap * sizeof(*p->room));
-	}
-	room_place(p, p->nroom++, w);
-	room_up(p, p->nroom - 1);
+	if (worker_room(p, w) > 0)
+		timer_set(&p->roomh, &w->room, (double)w->nflight);
+	else
+		timer_clear(&p->roomh, &w->room);
 }
 
 /* The workers something happened to: their place in the heap. */
@@ -351,14 +399,21 @@ void pool_want_flush(struct pool *p, struct worker *w)
 static bool dispatch_suspects(struct pool *p)
 {
 	while (p->suspects.len) {
-		struct worker *idle = p->nroom ? p->room[0] : NULL;
+		struct worker *idle = p->roomh.n ? room_at(p, 0) : NULL;
 		if (!idle || idle->nflight)
 			break;
-		send_task(p, idle, idq_pop_front(&p->suspects));
-		/* A buffered worker answers alone only when its stdin
-		 * closes: a fresh worker per suspect. */
-		if (idle->spec->buffered)
+		uint32_t first = idq_pop_front(&p->suspects);
+		uint16_t group = pool_task(p, first)->group;
+		send_task(p, idle, first);
+		if (idle->spec->buffered) {
+			/* Its half of the suspects, then end of file: a
+			 * buffered worker answers only when its stdin
+			 * closes. */
+			for (uint16_t k = 1; k < group && p->suspects.len; k++)
+				send_task(p, idle,
+					  idq_pop_front(&p->suspects));
 			idle->close_when_sent = true;
+		}
 		room_update(p, idle);
 		if (!p->suspects.len)
 			p->eof_dirty = true;
@@ -378,15 +433,20 @@ static void pool_dispatch(struct pool *p)
 		return;
 	if (!dispatch_suspects(p))
 		return;
-	while (p->nqueued && p->nroom) {
-		struct worker *best = p->room[0];
+	while (p->nqueued && p->roomh.n) {
+		struct worker *best = room_at(p, 0);
 		long n = worker_room(p, best);
+		if (best->spec->batch_max) {
+			if ((long)p->nqueued < n && !batch_ready(p, best))
+				return; /* held for more, or until due */
+			send_batch(p, best, n);
+			room_update(p, best);
+			continue;
+		}
 		/* Not enough for everyone: level the workers up, so the
 		 * least loaded always gets the next task. */
-		if ((long)p->nqueued < n * (long)p->nroom && p->nroom > 1) {
-			struct worker *second = p->room[1];
-			if (p->nroom > 2 && room_less(p->room[2], second))
-				second = p->room[2];
+		struct worker *second = room_second(p);
+		if (second && (long)p->nqueued < n * (long)p->roomh.n) {
 			long gap =
 				(long)second->nflight - (long)best->nflight + 1;
 			if (gap < n)
@@ -394,6 +454,13 @@ static void pool_dispatch(struct pool *p)
 		}
 		if (n < 1)
 			n = 1;
+		struct client *only = p->ring;
+		if (only && only->rr_next == only && !only->paused &&
+		    !(best->kind & WK_BUFFERED)) {
+			send_run(p, best, only, n);
+			room_update(p, best);
+			continue;
+		}
 		while (n-- > 0) {
 			uint32_t slot = next_task(p);
 			if (slot == IDQ_HOLE) {

@@ -515,7 +515,8 @@ const char *json_object_each(const char *s, size_t n,
 			     void *ctx)
 {
 	size_t end;
-	const char *why = scan_object(s, n, skip_ws(s, n, 0), &end, member, ctx);
+	const char *why =
+		scan_object(s, n, skip_ws(s, n, 0), &end, member, ctx);
 	if (why)
 		return why;
 	if (skip_ws(s, n, end) != n)
@@ -532,6 +533,34 @@ bool json_member(const char *s, size_t n, const char *key, struct span *out)
 		return false;
 	*out = f.found;
 	return true;
+}
+
+long json_elements(const char *s, size_t n, struct span *out, size_t max)
+{
+	struct json_error err;
+	size_t i = skip_ws(s, n, 0);
+	if (i >= n || s[i] != '[')
+		return -1;
+	i = skip_ws(s, n, i + 1);
+	size_t k = 0;
+	if (i < n && s[i] == ']')
+		return skip_ws(s, n, i + 1) == n ? 0 : -1;
+	for (;;) {
+		size_t end = json_scan_value(s, n, i, &err);
+		if (end == (size_t)-1)
+			return -1;
+		if (k == max)
+			return -2;
+		out[k++] = (struct span){s + i, end - i};
+		i = skip_ws(s, n, end);
+		if (i < n && s[i] == ',') {
+			i = skip_ws(s, n, i + 1);
+			continue;
+		}
+		if (i < n && s[i] == ']')
+			return skip_ws(s, n, i + 1) == n ? (long)k : -1;
+		return -1;
+	}
 }
 
 bool json_element(const char *s, size_t n, size_t idx, struct span *out)

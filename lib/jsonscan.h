@@ -50,6 +50,10 @@ const char *json_object_each(const char *s, size_t n,
 					    struct span val),
 			     void *ctx);
 bool json_element(const char *s, size_t n, size_t idx, struct span *out);
+/* The elements of the JSON array s[0..n) (whitespace around it allowed),
+ * at most max of them, in one pass: how many, -1 when it is not a valid
+ * array, -2 when it has more than max. */
+long json_elements(const char *s, size_t n, struct span *out, size_t max);
 
 /* A decoded JSON-RPC 2.0 response line. */
 struct rpc_msg {

@@ -66,36 +66,12 @@ void client_release(struct client *c)
 	idq_release(&c->queue);
 }
 
-uint32_t pool_task_new(struct pool *p, struct client *c)
-{
-	uint32_t slot = task_alloc(&p->ts);
-	struct task *t = pool_task(p, slot);
-	t->owner = c;
-	t->id = ++p->ids;
-	return slot;
-}
-
-bool pool_has_room(const struct pool *p)
-{
-	/* No task is read while every worker waits for a Slurm allocation:
-	 * if none comes, the run ends before reading any. */
-	if (UNLIKELY(p->hosts.hold))
-		return false;
-	/* Tasks in flight on a buffered worker keep its pipe full; they are
-	 * bounded by its window, not by -q (or -q would stop the input that
-	 * makes it flush). */
-	return p->ts.used - p->exempt < (uint32_t)p->queue_size;
-}
 
 void pool_submit(struct pool *p, uint32_t slot)
 {
 	pool_queue(p, slot, false);
 }
 
-void pool_task_release(struct pool *p, uint32_t slot)
-{
-	task_free(&p->ts, slot);
-}
 
 void pool_hold_answers(struct pool *p, bool hold)
 {
@@ -398,7 +374,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 		double to = spec_timeout(p, w);
 		if (to <= 0)
 			break;
-		uint32_t slot = w->fl_head;
+		uint32_t slot = inflight_oldest(w);
 		/* The clock of the oldest task in flight runs from when it
 		 * was sent or, if others were ahead of it on this worker,
 		 * from when the last of them was answered: a task waiting
@@ -427,14 +403,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 
 void pool_touch(struct pool *p, struct worker *w)
 {
-	if (!w->dirty_time) {
-		w->dirty_time = true;
-		vec_push(&p->dirty_time, w);
-	}
-	if (!w->dirty_room) {
-		w->dirty_room = true;
-		vec_push(&p->dirty_room, w);
-	}
+	pool_touch_inline(p, w);
 }
 
 /* Act on what is due and return the nearest deadline.  Only workers
@@ -477,11 +446,17 @@ static double pool_timers(struct pool *p)
 			timer_clear(&p->timers, &w->tm);
 	}
 	vec_drop_front(&p->dirty_time, n);
+	if (p->batch_due && p->now >= p->batch_due) {
+		p->batch_due = 0; /* dispatch sends the held batch now */
+		p->timers_acted = true;
+	}
 	double next = timer_next(&p->timers);
 	if (p->drain_until && (next == 0 || p->drain_until < next))
 		next = p->drain_until;
 	if (hosts_next && (next == 0 || hosts_next < next))
 		next = hosts_next;
+	if (p->batch_due && (next == 0 || p->batch_due < next))
+		next = p->batch_due;
 	if (p->dirty_time.n)
 		p->timers_acted = true; /* look again before waiting */
 	return next;
@@ -529,7 +504,7 @@ static void pool_step(struct pool *p)
 			    p->stop == STOP_PIPE ? FR_OUTPUT : FR_NOT_STARTED,
 			    NULL);
 		p->phase = PH_DRAIN;
-		if (p->ts.used == 0)
+		if (p->ts.used == 0 && p->n_unwritten == 0)
 			pool_begin_shutdown(p);
 		else
 			for (size_t i = 0; i < p->nw; i++)
@@ -555,7 +530,7 @@ static void pool_step(struct pool *p)
 		if (why)
 			fail_queued(p, why, FAIL_NOT_STARTED, FR_NOT_STARTED,
 				    NULL);
-		if (p->ts.used == 0)
+		if (p->ts.used == 0 && p->n_unwritten == 0)
 			pool_begin_shutdown(p);
 	}
 	/* The workers are gone: then their connections and allocations. */
@@ -713,6 +688,7 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 	idq_init(&p->suspects, 16);
 	idmap_init(&p->byid);
 	timer_heap_init(&p->timers);
+	timer_heap_init(&p->roomh);
 
 	struct buf err = BUF_INIT;
 	if (o->workers_path) {
@@ -741,6 +717,8 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 		if (o->protocol == SPOOL_PROTO_SPOOL)
 			spec->protocol = PROTO_SPOOL;
 		spec->buffered = o->buffered;
+		spec->batch_max = o->batch_max;
+		spec->batch_delay = o->batch_delay;
 	}
 	buf_release(&err);
 
@@ -825,7 +803,7 @@ static void pool_teardown(struct pool *p)
 	free(p->dirty_room.v);
 	free(p->flushq.v);
 	free(p->held_readers.v);
-	free(p->room);
+	timer_heap_release(&p->roomh);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);
 	if (p->err_watch >= 0)
@@ -1069,7 +1047,7 @@ int spool_serve(const struct spool_opts *o)
 		serve_finish(&sc);
 		if (o->stats)
 			(void)stats_report(&p, &p.hist, o->stats_path, -1);
-		rc = p.signal == SIGINT	   ? SPOOL_EXIT_SIGINT
+		rc = p.signal == SIGINT    ? SPOOL_EXIT_SIGINT
 		     : p.signal == SIGTERM ? SPOOL_EXIT_SIGTERM
 		     : p.signal == SIGHUP  ? SPOOL_EXIT_SIGHUP
 					   : SPOOL_EXIT_OK;

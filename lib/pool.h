@@ -69,6 +69,8 @@ static inline void vec_push(struct wvec *a, struct worker *w)
 
 static inline void vec_drop_front(struct wvec *a, size_t k)
 {
+	if (!k)
+		return;
 	memmove(a->v, a->v + k, (a->n - k) * sizeof(*a->v));
 	a->n -= k;
 }
@@ -156,14 +158,15 @@ struct pool {
 	 * tasks in flight, and those with bytes to write. */
 	struct timer_heap timers;
 	struct wvec dirty_time, dirty_room, flushq;
-	struct worker **room; /* min-heap by (nflight, index) */
-	uint32_t nroom, room_cap;
-	bool eof_dirty; /* look for lines workers to close at EOF */
-	bool answers_held;        /* a client cannot take more results */
-	struct wvec held_readers; /* workers not read meanwhile */
-	size_t nlive;   /* workers with a process */
-	struct spec_state *specs; /* per spec: the config's, then extra */
-	struct worker_spec **extra; /* specs added by add_worker */
+	struct timer_heap roomh; /* workers with room, by tasks in flight */
+	bool eof_dirty;    /* look for lines workers to close at EOF */
+	bool answers_held; /* a client cannot take more results */
+	double batch_due;  /* a held partial batch goes then */
+	struct latency_hist batch_wait; /* queued to sent, batched tasks */
+	struct wvec held_readers;       /* workers not read meanwhile */
+	size_t nlive;                   /* workers with a process */
+	struct spec_state *specs;       /* per spec: the config's, then extra */
+	struct worker_spec **extra;     /* specs added by add_worker */
 	size_t nextra;
 	/* Told when a worker comes up (why NULL) or fails to (serve). */
 	void (*on_worker)(void *ctx, struct worker *w, bool up,
@@ -179,7 +182,7 @@ struct pool {
 	struct client *clients; /* every client, newest first */
 	struct client *client;  /* the run's client */
 	int sigfd, sig_watch;
-	int err_watch; /* stderr, while messages wait for it */
+	int err_watch;    /* stderr, while messages wait for it */
 	bool signals_set; /* the signal mask and dispositions were changed */
 	int guard_fd;     /* to the guard process; -1 when there is none */
 	pid_t guard_pid;
@@ -205,9 +208,12 @@ struct pool {
 	struct buf scratch; /* reused for compacting results */
 
 	uint64_t n_read, n_ok, n_failed, n_retried, n_skipped;
+	/* Tasks counted and released whose output a client has still to
+	 * write: the run is not over while there are any. */
+	uint64_t n_unwritten;
 	uint64_t n_not_started, n_interrupted, n_no_workers;
 	uint64_t n_lost_to_deaths; /* failed: workers died or none left */
-	bool serving; /* spool serve: clients come and go */
+	bool serving;              /* spool serve: clients come and go */
 	uint64_t n_clients, n_disconnected, n_discarded;
 	double now, t_start;
 	double wall0; /* wall clock minus monotonic clock, at start */
@@ -245,17 +251,51 @@ static inline struct task *pool_task(const struct pool *p, uint32_t slot)
 }
 
 /* pool.c: the engine's side of a client */
-/* A new task slot for c, or IDQ_HOLE when the window is full. */
-uint32_t pool_task_new(struct pool *p, struct client *c);
+/* A new task slot for c (the caller checked pool_has_room). */
+static inline uint32_t pool_task_new(struct pool *p, struct client *c)
+{
+	uint32_t slot = task_alloc(&p->ts);
+	struct task *t = pool_task(p, slot);
+	t->owner = c;
+	t->id = ++p->ids;
+	return slot;
+}
 /* Give a task (its data filled in) to the engine to run. */
 void pool_submit(struct pool *p, uint32_t slot);
 /* The client is done with a finished task. */
-void pool_task_release(struct pool *p, uint32_t slot);
+static inline void pool_task_release(struct pool *p, uint32_t slot)
+{
+	task_free(&p->ts, slot);
+}
+
+/* pool_touch, for the paths every task takes. */
+static inline void pool_touch_inline(struct pool *p, struct worker *w)
+{
+	if (!w->dirty_time) {
+		w->dirty_time = true;
+		vec_push(&p->dirty_time, w);
+	}
+	if (!w->dirty_room) {
+		w->dirty_room = true;
+		vec_push(&p->dirty_room, w);
+	}
+}
 /* A client's output is backed up: stop reading workers' answers (they
  * wait in their pipes) until it catches up. */
 void pool_hold_answers(struct pool *p, bool hold);
 /* Room in the window for another task. */
-bool pool_has_room(const struct pool *p);
+static inline bool pool_has_room(const struct pool *p)
+{
+	/* No task is read while every worker waits for a Slurm allocation:
+	 * if none comes, the run ends before reading any. */
+	if (UNLIKELY(p->hosts.hold))
+		return false;
+	/* Tasks in flight on a buffered worker keep its pipe full; they are
+	 * bounded by its window, not by -q (or -q would stop the input that
+	 * makes it flush). */
+	return p->ts.used - p->exempt < (uint32_t)p->queue_size &&
+	       p->ts.used < p->ts.max;
+}
 /* Stop taking tasks (end of input, --strict, ...): drain. */
 void pool_stop(struct pool *p, enum stop_reason why);
 /* "task tasks.ndjson:3", as its client names it, NUL-terminated. */
@@ -294,12 +334,67 @@ void pool_forget_client(struct pool *p, struct client *c);
 long worker_limit(const struct pool *p, const struct worker *w);
 double spec_timeout(const struct pool *p, const struct worker *w);
 void learn_service_time(struct pool *p, struct worker *w, unsigned answers);
-/* A worker's in-flight list. */
-void inflight_push(struct pool *p, struct worker *w, uint32_t slot);
-void inflight_remove(struct pool *p, struct worker *w, uint32_t slot);
+/* A worker's in-flight list (inline: every task goes through it). */
+static inline void inflight_push(struct pool *p, struct worker *w, uint32_t slot)
+{
+	struct task *t = pool_task(p, slot);
+	/* Never compacted (places must stay): grown when full. */
+	if (UNLIKELY(w->fl.len == w->fl.cap))
+		idq_grow(&w->fl);
+	t->fl_pos = w->fl_base + w->fl.len;
+	uint32_t k = w->fl.head + w->fl.len;
+	w->fl.v[k >= w->fl.cap ? k - w->fl.cap : k] = slot;
+	w->fl.len++;
+	/* A first task in flight starts its clock (timeouts). */
+	if (++w->nflight == 1)
+		pool_touch_inline(p, w);
+	if (LIKELY(!w->kind))
+		return;
+	if (w->kind & WK_BY_ID)
+		idmap_put(&p->byid, t->id, slot);
+	if (w->kind & WK_BUFFERED) {
+		w->bytes_inflight += buf_used(&t->data) + 1;
+		p->exempt++;
+	}
+}
+
+static inline void inflight_remove(struct pool *p, struct worker *w, uint32_t slot)
+{
+	struct task *t = pool_task(p, slot);
+	uint32_t i = t->fl_pos - w->fl_base;
+	if (LIKELY(i == 0)) {
+		/* The oldest, as a lines worker always answers. */
+		(void)idq_pop_front(&w->fl);
+		w->fl_base++;
+		/* Holes left by answers out of order go with it. */
+		while (w->fl.len && w->fl.v[w->fl.head] == IDQ_HOLE) {
+			(void)idq_pop_front(&w->fl);
+			w->fl_base++;
+		}
+	} else {
+		idq_set(&w->fl, i, IDQ_HOLE);
+		while (w->fl.len && idq_at(&w->fl, w->fl.len - 1) == IDQ_HOLE)
+			w->fl.len--;
+	}
+	w->nflight--;
+	pool_touch_inline(p, w);
+	if (LIKELY(!w->kind))
+		return;
+	if (w->kind & WK_BY_ID)
+		idmap_del(&p->byid, t->id);
+	if (w->kind & WK_BUFFERED) {
+		w->bytes_inflight -= buf_used(&t->data) + 1;
+		p->exempt--;
+	}
+	if ((w->kind & WK_BATCH) && t->batch < w->batch_cap &&
+	    w->batch_left[t->batch] && !--w->batch_left[t->batch])
+		w->nbatches--;
+}
+
 
 /* answer.c */
-/* Its stdin is written and read: it is waiting for more input. */
+/* Its stdin is written and read, and what it wrote is read: it may be
+ * waiting for more input. */
 bool worker_input_drained(const struct worker *w);
 /* Some process of it is blocked reading its stdin, none is running. */
 bool worker_waits_for_input(const struct worker *w);

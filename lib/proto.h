@@ -29,6 +29,11 @@ struct codec {
 extern const struct codec proto_lines;
 extern const struct codec proto_spool;
 
+/* One execute request of the spool protocol, without its newline: a
+ * batch is "[" requests joined by "," "]\n". */
+void proto_spool_request(struct buf *b, uint64_t id, const char *task,
+			 size_t n);
+
 /* A one-line form of an error answer: its message, and its data when
  * that is a string. */
 void proto_error_text(const struct answer *a, struct buf *out);

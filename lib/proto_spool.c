@@ -13,8 +13,7 @@ static void spool_frame_spawn(struct buf *b, const char *spawn_json)
 	buf_adds(b, "}\n");
 }
 
-static void spool_frame_task(struct buf *b, uint64_t id, const char *task,
-			     size_t n)
+void proto_spool_request(struct buf *b, uint64_t id, const char *task, size_t n)
 {
 	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
 	static const char mid[] = ",\"method\":\"execute\",\"params\":[";
@@ -23,7 +22,14 @@ static void spool_frame_task(struct buf *b, uint64_t id, const char *task,
 	buf_addu64(b, id);
 	buf_add(b, mid, sizeof(mid) - 1);
 	buf_add(b, task, n);
-	buf_add(b, "]}\n", 3);
+	buf_add(b, "]}", 2);
+}
+
+static void spool_frame_task(struct buf *b, uint64_t id, const char *task,
+			     size_t n)
+{
+	proto_spool_request(b, id, task, n);
+	buf_addc(b, '\n');
 }
 
 static const char *spool_decode(const char *line, size_t n, struct answer *a)

@@ -33,6 +33,31 @@ static const char *src_name(const struct runner *r, uint32_t src)
 
 /* --- Finishing a task ----------------------------------------------- */
 
+/* A ring whose capacity is a power of two. */
+static void marks_push(struct marks *m, uint64_t v)
+{
+	if (UNLIKELY(m->len == m->cap)) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		uint64_t *nv = xcalloc(cap, sizeof(*nv));
+		for (size_t i = 0; i < m->len; i++)
+			nv[i] = m->v[(m->head + i) & (m->cap - 1)];
+		free(m->v);
+		m->v = nv;
+		m->cap = cap;
+		m->head = 0;
+	}
+	m->v[(m->head + m->len) & (m->cap - 1)] = v;
+	m->len++;
+}
+
+static uint64_t marks_pop(struct marks *m)
+{
+	uint64_t v = m->v[m->head];
+	m->head = (m->head + 1) & (m->cap - 1);
+	m->len--;
+	return v;
+}
+
 /* --failed gets a failed task's line as soon as it fails, in the order
  * of failures.  Only an over-long line has no bytes: it was not kept (it
  * is streamed to the file as it is read). */
@@ -91,7 +116,8 @@ static bool out_failed(const struct runner *r)
  * bytes are written. */
 static void queued_out(struct runner *r, uint32_t slot)
 {
-	struct task *t = pool_task(r->p, slot);
+	struct pool *p = r->p;
+	struct task *t = pool_task(p, slot);
 	if (out_failed(r)) {
 		buf_reset(&r->out.b);
 		finalize(r, slot,
@@ -99,8 +125,27 @@ static void queued_out(struct runner *r, uint32_t slot)
 				       : "not written: stdout write error");
 		return;
 	}
-	t->out_end = r->out.written + buf_used(&r->out.b);
-	idq_push_back(&r->unconfirmed, slot);
+	uint64_t end = r->out.written + buf_used(&r->out.b);
+	if (r->keep) {
+		t->out_end = end;
+		idq_push_back(&r->unconfirmed, slot);
+		return;
+	}
+	/* Nothing needs the task afterwards but its count: it is done
+	 * now; a mark of where its output ends (and whether it succeeded)
+	 * says how many results were lost if stdout fails. */
+	bool ok = t->flags & TF_OK;
+	if (ok)
+		p->n_ok++;
+	else if (t->flags & TF_NOT_STARTED)
+		p->n_not_started++;
+	else
+		p->n_failed++;
+	if (r->progress_on)
+		r->progress.dirty = true;
+	marks_push(&r->marks, end << 1 | ok);
+	p->n_unwritten++;
+	pool_task_release(p, slot);
 }
 
 /* -k: held outputs whose turn has come go out. */
@@ -339,6 +384,22 @@ static bool runner_room(struct runner *r)
 	return p->ts.used - p->exempt - r->nheld < (uint32_t)p->queue_size;
 }
 
+static void confirm(struct runner *r);
+
+/* The window is full, partly of finished tasks whose results wait for
+ * stdout: write them now, so their slots take the next tasks in this
+ * turn and the workers are refilled without a round of the loop. */
+static bool make_room(struct runner *r)
+{
+	if (!r->unconfirmed.len || out_failed(r))
+		return false;
+	(void)output_flush(&r->out);
+	if (out_failed(r))
+		return false;
+	confirm(r);
+	return runner_room(r);
+}
+
 static bool reading(const struct runner *r)
 {
 	const struct pool *p = r->p;
@@ -362,7 +423,7 @@ static void runner_read(struct runner *r)
 				r->read_held = true;
 				return;
 			}
-			if (!runner_room(r))
+			if (!runner_room(r) && !make_room(r))
 				return;
 		}
 		if (step >= READ_STEP) {
@@ -415,12 +476,31 @@ static void runner_pump(struct client *c)
 /* The tasks whose output is now written are done. */
 static void confirm(struct runner *r)
 {
+	while (r->marks.len && r->marks.v[r->marks.head] >> 1 <= r->out.written) {
+		marks_pop(&r->marks);
+		r->p->n_unwritten--;
+	}
 	while (r->unconfirmed.len) {
 		uint32_t slot = idq_at(&r->unconfirmed, 0);
 		if (pool_task(r->p, slot)->out_end > r->out.written)
 			break;
 		(void)idq_pop_front(&r->unconfirmed);
 		finalize(r, slot, NULL);
+	}
+}
+
+/* Results counted when queued that will never be written fail. */
+static void marks_lost(struct runner *r)
+{
+	struct pool *p = r->p;
+	while (r->marks.len) {
+		uint64_t m = marks_pop(&r->marks);
+		p->n_unwritten--;
+		if ((m >> 1) > r->out.written && (m & 1)) {
+			p->n_ok--;
+			p->n_failed++;
+			r->n_lost++;
+		}
 	}
 }
 
@@ -445,6 +525,7 @@ static void out_lost(struct runner *r)
 	buf_reset(&r->out.b);
 	while (r->unconfirmed.len)
 		finalize(r, idq_pop_front(&r->unconfirmed), why);
+	marks_lost(r);
 }
 
 static void say_io_error(struct runner *r, bool *said, const char *what,
@@ -481,6 +562,7 @@ static void runner_flush(struct client *c)
 		while (r->unconfirmed.len)
 			finalize(r, idq_pop_front(&r->unconfirmed),
 				 "interrupted: its result was not written");
+		marks_lost(r);
 	}
 	if (out_failed(r))
 		out_lost(r);
@@ -673,11 +755,9 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 				 "JSON value a line, Ctrl-D to end",
 				 src_name(r, (uint32_t)i));
 
-	if (o->failed_path &&
-	    not_an_input(r, "--failed", o->failed_path) != 0)
+	if (o->failed_path && not_an_input(r, "--failed", o->failed_path) != 0)
 		return SPOOL_EXIT_USAGE;
-	if (o->joblog_path &&
-	    not_an_input(r, "--joblog", o->joblog_path) != 0)
+	if (o->joblog_path && not_an_input(r, "--joblog", o->joblog_path) != 0)
 		return SPOOL_EXIT_USAGE;
 	if (o->failed_path) {
 		int fd = open(o->failed_path,
@@ -692,6 +772,9 @@ int runner_setup(struct runner *r, struct pool *p, const struct spool_opts *o)
 		r->failed_on = true;
 	}
 
+	/* Tasks kept until their output is written: --failed and --joblog
+	 * need them then. */
+	r->keep = o->failed_path || o->joblog_path;
 	if (o->joblog_path) {
 		struct buf jerr = BUF_INIT;
 		if (joblog_open(&r->joblog, o->joblog_path, o->resume, &jerr) !=
@@ -747,6 +830,7 @@ void runner_release(struct runner *r)
 	if (r->keep_order)
 		reorder_release(&r->order);
 	idq_release(&r->unconfirmed);
+	free(r->marks.v);
 	if (!r->p->check)
 		input_close(&r->in);
 	if (r->joblog_on)

@@ -15,6 +15,13 @@
 #include "progress.h"
 #include "reorder.h"
 
+/* Where finished tasks' outputs end in stdout, oldest first, each
+ * (offset << 1 | succeeded). */
+struct marks {
+	uint64_t *v;
+	size_t head, len, cap;
+};
+
 struct runner {
 	struct client c;
 	struct pool *p;
@@ -42,6 +49,8 @@ struct runner {
 	size_t held_max;        /* dispatch pauses beyond this */
 	uint32_t nheld;         /* tasks whose output is held (-k) */
 	struct idq unconfirmed; /* done, output queued, not yet written */
+	struct marks marks;     /* the same, when the tasks are not kept */
+	bool keep; /* keep them until written (--failed, --joblog need them) */
 
 	bool progress_on, out_tty;
 	struct progress progress;

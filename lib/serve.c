@@ -10,6 +10,7 @@
  * stats, shutdown. */
 #define _GNU_SOURCE
 #include "serve.h"
+#include "joblog.h"
 #include "jsonscan.h"
 #include "log.h"
 #include "output.h"
@@ -56,9 +57,10 @@ struct conn {
 	bool eof;      /* no more requests from it */
 	bool dead;     /* gone: its answers are dropped */
 	bool closing;  /* close once what it is owed is written */
+	bool hup;
 	struct linebuf in;
 	struct output out;
-	struct idmap ids; /* hash of each id in flight -> slot */
+	struct idmap ids;  /* hash of each id in flight -> slot */
 	uint64_t inflight; /* execute requests accepted, not answered */
 	struct conn *next;
 };
@@ -150,13 +152,11 @@ static int atoi_span(const char *p, size_t n, int def)
 	return (int)v;
 }
 
+/* The key of a request id in a client's map of ids in flight (0 is not
+ * a key). */
 static uint64_t id_key(const char *p, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
+	uint64_t h = joblog_hash(p, n);
 	return h ? h : 1;
 }
 
@@ -185,8 +185,8 @@ static const char *task_id(struct task *t)
 	return buf_data(&t->held);
 }
 
-static void conn_ok(struct client *cl, uint32_t slot, const char *res,
-		    size_t n, bool is_json)
+static void conn_ok(struct client *cl, uint32_t slot, const char *res, size_t n,
+		    bool is_json)
 {
 	struct conn *c = (struct conn *)cl;
 	struct pool *p = c->s->p;
@@ -363,8 +363,8 @@ static void on_worker(void *ctx, struct worker *w, bool up, const char *why)
 		buf_add_json_string(&b, w->label, strlen(w->label));
 		if (up) {
 			buf_adds(&b, ",\"result\":");
-			buf_adds(&b, w->spawn_result ? w->spawn_result
-						     : "null");
+			buf_adds(&b,
+				 w->spawn_result ? w->spawn_result : "null");
 			buf_addc(&b, '}');
 			send_result(wt->conn, wt->id, b.p, b.len);
 		} else {
@@ -373,7 +373,9 @@ static void on_worker(void *ctx, struct worker *w, bool up, const char *why)
 			buf_add_json_string(&b, r, strlen(r));
 			buf_addc(&b, '}');
 			buf_addc(&b, '\0');
-			char *m = xasprintf("spawn failed: %s", r);
+			char *m = strncmp(r, "spawn failed: ", 14) == 0
+					  ? xstrdup(r)
+					  : xasprintf("spawn failed: %s", r);
 			send_error(wt->conn, wt->id, E_SPAWN, m, b.p);
 			free(m);
 		}
@@ -487,35 +489,50 @@ static void do_execute(struct conn *c, const char *id, size_t id_n,
 	pool_submit(p, slot);
 }
 
+/* A notification is never answered, not even with an error: the server's
+ * log says what was wrong with it. */
+static void refuse_worker(struct conn *c, const char *id, int code,
+			  const char *msg, const char *data)
+{
+	if (id)
+		send_error(c, id, code, msg, data);
+	else
+		log_error("client %d: add_worker (a notification, not "
+			  "answered): %s",
+			  c->num, msg);
+}
+
 static void do_add_worker(struct conn *c, const char *id, const struct req *r)
 {
 	struct serve *s = c->s;
 	struct pool *p = s->p;
 	if (!r->has_params || r->params.p[0] != '{') {
-		send_error(c, id, E_PARAMS,
+		refuse_worker(c, id, E_PARAMS,
 			   "add_worker takes a worker spec object (as in a "
 			   "pool config)",
 			   NULL);
 		return;
 	}
 	if (s->shutting_down || p->stop != STOP_NONE) {
-		send_error(c, id, E_SHUTDOWN, "shutting down", NULL);
+		refuse_worker(c, id, E_SHUTDOWN, "shutting down", NULL);
 		return;
 	}
 	const struct worker_spec *tmpl =
 		p->cfg.nspecs == 1 ? &p->cfg.specs[0] : NULL;
 	struct worker_spec *spec = xcalloc(1, sizeof(*spec));
 	struct buf err = BUF_INIT;
-	if (config_spec_from_json(&p->cfg, tmpl, r->params.p, r->params.n,
-				  spec, &err) != 0) {
+	if (config_spec_from_json(&p->cfg, tmpl, r->params.p, r->params.n, spec,
+				  &err) != 0) {
 		buf_addc(&err, '\0');
-		send_error(c, id, E_PARAMS, err.p, NULL);
+		refuse_worker(c, id, E_PARAMS, err.p, NULL);
 		buf_release(&err);
 		free(spec);
 		return;
 	}
 	buf_release(&err);
 	struct worker *w = pool_add_worker(p, spec);
+	if (!id)
+		return;
 	if (w->came_up || w->state == WS_GIVEN_UP) {
 		/* Decided at once (a program that cannot be run): the hook
 		 * had no waiter yet. */
@@ -536,8 +553,8 @@ static void do_stats(struct conn *c, const char *id)
 	buf_release(&b);
 }
 
-/* One line from a client. */
-static void handle_line(struct conn *c, const char *line, size_t n)
+/* One request (valid JSON). */
+static void handle_request(struct conn *c, const char *line, size_t n)
 {
 	struct serve *s = c->s;
 	struct req r;
@@ -545,20 +562,10 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 	size_t i = 0;
 	while (i < n && (line[i] == ' ' || line[i] == '\t'))
 		i++;
-	if (i == n)
-		return; /* a blank line */
-	struct json_error je;
-	if (!json_check(line, n, &je)) {
-		send_error(c, NULL, E_PARSE, "Parse error", NULL);
-		return;
-	}
-	if (line[i] != '{' || json_object_each(line, n, req_member, &r)) {
+	if (i == n || line[i] != '{' ||
+	    json_object_each(line, n, req_member, &r)) {
 		send_error(c, NULL, E_INVALID,
-			   line[i] == '['
-				   ? "Invalid Request: batches are not "
-				     "taken from clients"
-				   : "Invalid Request: not a request object",
-			   NULL);
+			   "Invalid Request: not a request object", NULL);
 		return;
 	}
 	/* The id as written (compact), or NULL for a notification. */
@@ -577,8 +584,8 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 		buf_addc(&idb, '\0');
 		id = idb.p;
 	}
-	if (!r.has_jsonrpc || !span_is(r.jsonrpc, "\"2.0\"") ||
-	    !r.has_method || r.method.p[0] != '"') {
+	if (!r.has_jsonrpc || !span_is(r.jsonrpc, "\"2.0\"") || !r.has_method ||
+	    r.method.p[0] != '"') {
 		send_error(c, id, E_INVALID,
 			   "Invalid Request: \"jsonrpc\": \"2.0\" and a "
 			   "\"method\" string are required",
@@ -587,9 +594,14 @@ static void handle_line(struct conn *c, const char *line, size_t n)
 	}
 	if (span_is(r.method, "\"execute\"")) {
 		do_execute(c, id, id ? idb.len - 1 : 0, &r);
+	} else if (!id && span_is(r.method, "\"shutdown\"")) {
+		if (!s->shutting_down) {
+			s->shutting_down = true;
+			pool_stop(s->p, STOP_EOF);
+		}
+	} else if (!id && span_is(r.method, "\"add_worker\"")) {
+		do_add_worker(c, NULL, &r);
 	} else if (!id) {
-		/* Other methods only answer: a notification of them does
-		 * nothing. */
 	} else if (span_is(r.method, "\"spawn\"")) {
 		/* params: what a parent spool sends (its spec's spawn
 		 * value, {} by default) is not looked at: workers get their
@@ -625,13 +637,44 @@ out:
 	buf_release(&idb);
 }
 
+/* One line from a client: a request, or a JSON-RPC batch of them (what a
+ * batching parent spool sends).  A batch's answers come one a line, as
+ * each completes (SPEC 11 lets a worker answer a batch so). */
+static void handle_line(struct conn *c, const char *line, size_t n)
+{
+	size_t i = 0;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	if (i == n)
+		return; /* a blank line */
+	struct json_error je;
+	if (!json_check(line, n, &je)) {
+		send_error(c, NULL, E_PARSE, "Parse error", NULL);
+		return;
+	}
+	if (line[i] != '[') {
+		handle_request(c, line, n);
+		return;
+	}
+	size_t max = n / 2 + 1;
+	struct span *el = xcalloc(max, sizeof(*el));
+	long k = json_elements(line, n, el, max);
+	if (k <= 0)
+		send_error(c, NULL, E_INVALID,
+			   "Invalid Request: an empty batch", NULL);
+	for (long j = 0; j < k; j++)
+		handle_request(c, el[j].p, el[j].n);
+	free(el);
+}
+
 /* --- Connections ---------------------------------------------------- */
 
 static void on_conn_read(void *ctx, int fd, int revents)
 {
 	struct conn *c = ctx;
 	(void)fd;
-	(void)revents;
+	if (revents & POLLHUP && c->rfd == c->wfd)
+		c->hup = true;
 	c->readable = true;
 }
 
@@ -680,8 +723,8 @@ static struct conn *conn_new(struct serve *s, int rfd, int wfd)
 	output_init(&c->out, wfd);
 	idmap_init(&c->ids);
 	c->r_watch = loop_add(&p->loop, rfd, POLLIN, on_conn_read, c);
-	c->w_watch = rfd == wfd ? -1
-				: loop_add(&p->loop, wfd, 0, on_conn_write, c);
+	c->w_watch =
+		rfd == wfd ? -1 : loop_add(&p->loop, wfd, 0, on_conn_write, c);
 	c->next = s->conns;
 	s->conns = c;
 	p->n_clients++;
@@ -753,9 +796,13 @@ static void conn_free(struct serve *s, struct conn *c)
 static void conn_read(struct conn *c)
 {
 	struct pool *p = c->s->p;
+	if (c->hup && !c->dead) {
+		/* Gone for good (not a half-close): what it sent is moot. */
+		conn_lost(c, "disconnected");
+		return;
+	}
 	for (int k = 0; k < READS_PER_TURN && !c->dead && !c->closing; k++) {
-		if (!pool_has_room(p) ||
-		    buf_used(&c->out.b) > CONN_OUT_HIGH)
+		if (!pool_has_room(p) || buf_used(&c->out.b) > CONN_OUT_HIGH)
 			return;
 		const char *line;
 		size_t n;
@@ -777,7 +824,9 @@ static void conn_read(struct conn *c)
 			return;
 		c->readable = false;
 		ssize_t got = linebuf_fill(&c->in, c->rfd, 0);
-		if (got == 0) {
+		if (got == 0 && c->hup) {
+			conn_lost(c, "disconnected");
+		} else if (got == 0) {
 			c->eof = true;
 			log_verbose("client %d: end of its requests", c->num);
 		} else if (got < 0 && errno != EAGAIN) {
@@ -810,8 +859,8 @@ static void serve_pump(struct client *cl)
 {
 	struct serve *s = (struct serve *)cl;
 	/* Take turns: the first read this time is the next one's. */
-	struct conn *start = s->turn && s->turn->next ? s->turn->next
-						      : s->conns;
+	struct conn *start =
+		s->turn && s->turn->next ? s->turn->next : s->conns;
 	s->turn = start;
 	for (struct conn *c = start; c; c = c->next)
 		conn_read(c);
@@ -858,9 +907,10 @@ static bool serve_prepare(struct client *cl, double *deadline)
 	bool room = pool_has_room(p);
 	bool busy = false;
 	for (struct conn *c = s->conns; c; c = c->next) {
-		bool want = room && !c->dead && !c->eof && !c->closing &&
+		bool open = !c->dead && !c->eof && !c->closing;
+		bool want = room && open &&
 			    buf_used(&c->out.b) <= CONN_OUT_HIGH;
-		short ev = want && !c->readable ? POLLIN : 0;
+		short ev = open && !c->readable ? POLLIN : 0;
 		bool owed = !c->dead && output_pending(&c->out);
 		if (c->w_watch >= 0) {
 			loop_set(&p->loop, c->w_watch, owed ? POLLOUT : 0);
@@ -925,8 +975,7 @@ static int listen_on(struct serve *s, const char *path)
 			return -1;
 		}
 	}
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		log_error("--listen %s: %s", path, strerror(errno));
 		return -1;
@@ -982,8 +1031,8 @@ void serve_finish(struct serve_ctx *sc)
 	struct serve *s = sc->s;
 	double until = mono_now() + CONN_DRAIN;
 	for (struct conn *c = s->conns; c; c = c->next) {
-		while (!c->dead && !output_flush(&c->out) &&
-		       !c->out.broken && !c->out.err) {
+		while (!c->dead && !output_flush(&c->out) && !c->out.broken &&
+		       !c->out.err) {
 			double left = until - mono_now();
 			if (left <= 0)
 				break;

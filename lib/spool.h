@@ -32,16 +32,18 @@ enum { SPOOL_PROTO_LINES = 0, SPOOL_PROTO_SPOOL = 1 };
 struct spool_opts {
 	const char *workers_path; /* -w: pool config */
 	const char *command;      /* -c: one worker spec, sh -c COMMAND */
-	long jobs;         /* -j; 0: online CPUs (-c), the config's (-w) */
-	int protocol;      /* -p for -c; SPOOL_UNSET: lines */
-	bool buffered;     /* --buffered for -c */
-	bool dry_run;      /* --dry-run */
-	int keep_order;    /* -k: 1; SPOOL_UNSET: from config */
-	long queue_size;   /* -q; 0: from config, else 1024 */
-	long order_buffer; /* --order-buffer bytes; 0: config/default */
-	long inflight;     /* --inflight; 0 auto, SPOOL_UNSET: config */
-	long retries;      /* -r; SPOOL_UNSET: config, else 2 */
-	double timeout;    /* -t seconds; < 0: from config */
+	long jobs;          /* -j; 0: online CPUs (-c), the config's (-w) */
+	int protocol;       /* -p for -c; SPOOL_UNSET: lines */
+	bool buffered;      /* --buffered for -c */
+	bool dry_run;       /* --dry-run */
+	long batch_max;     /* --batch N for -c; 0: none */
+	double batch_delay; /* --batch N,DELAY */
+	int keep_order;     /* -k: 1; SPOOL_UNSET: from config */
+	long queue_size;    /* -q; 0: from config, else 1024 */
+	long order_buffer;  /* --order-buffer bytes; 0: config/default */
+	long inflight;      /* --inflight; 0 auto, SPOOL_UNSET: config */
+	long retries;       /* -r; SPOOL_UNSET: config, else 2 */
+	double timeout;     /* -t seconds; < 0: from config */
 	const char *failed_path; /* --failed */
 	const char *joblog_path; /* --joblog */
 	const char *stats_path;  /* --stats=FILE */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static size_t bucket_of(double s)
@@ -106,6 +107,14 @@ void stats_json(struct pool *p, const struct latency_hist *h, double wall,
 	buf_adds(b, ",\"sys\":");
 	add_json_double(b, sys);
 	buf_adds(b, "},");
+	if (p->batch_wait.count) {
+		/* How long tasks waited in the queue before their batch went. */
+		buf_adds(b, "\"batch_wait_s\":{\"p50\":");
+		add_json_double(b, hist_quantile(&p->batch_wait, 0.50));
+		buf_adds(b, ",\"p99\":");
+		add_json_double(b, hist_quantile(&p->batch_wait, 0.99));
+		buf_adds(b, "},");
+	}
 	if (p->serving)
 		buf_addf(b,
 			 "\"serve\":{\"clients\":%llu,\"disconnected\":%llu,"
@@ -140,6 +149,15 @@ void stats_json(struct pool *p, const struct latency_hist *h, double wall,
 			buf_add_json_string(b, host, strlen(host));
 		else
 			buf_adds(b, "null");
+		if (w->spec->batch_max) {
+			buf_addf(b, ",\"batch\":{\"batches\":%llu,\"mean\":",
+				 (unsigned long long)w->st_batches);
+			add_json_double(
+				b, w->st_batches ? (double)w->st_batch_tasks /
+							   (double)w->st_batches
+						 : 0);
+			buf_addf(b, ",\"max\":%u}", w->st_batch_max);
+		}
 		buf_addc(b, '}');
 	}
 	buf_adds(b, "]}");
@@ -180,6 +198,26 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 	size_t width = 6;
 	for (size_t i = 0; i < p->nw; i++)
 		width = MAX(width, strlen(p->w[i]->label));
+	if (p->batch_wait.count) {
+		buf_adds(&b, "spool: batches waited p50 ");
+		buf_add_duration(&b, hist_quantile(&p->batch_wait, 0.50));
+		buf_adds(&b, "  p99 ");
+		buf_add_duration(&b, hist_quantile(&p->batch_wait, 0.99));
+		buf_addc(&b, '\n');
+		for (size_t i = 0; i < p->nw; i++) {
+			const struct worker *w = p->w[i];
+			if (!w->spec->batch_max || !w->st_batches)
+				continue;
+			buf_addf(&b,
+				 "spool: %s: %llu batch%s, mean %.1f, max %u "
+				 "tasks\n",
+				 w->label, (unsigned long long)w->st_batches,
+				 w->st_batches == 1 ? "" : "es",
+				 (double)w->st_batch_tasks /
+					 (double)w->st_batches,
+				 w->st_batch_max);
+		}
+	}
 	buf_addf(&b, "spool: %-*s %8s %7s %8s %8s  %s\n", (int)width, "worker",
 		 "tasks", "failed", "restarts", "spawn", "spawn result");
 	for (size_t i = 0; i < p->nw; i++) {
@@ -214,8 +252,13 @@ int stats_report(struct pool *p, const struct latency_hist *h, const char *path,
 	stats_json(p, h, wall, &b);
 	buf_addc(&b, '\n');
 	int rc = 0;
-	if (ftruncate(fd, 0) != 0 ||
-	    pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len) {
+	struct stat st;
+	bool file = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* A regular file is rewritten from its start; anything else
+	 * (/dev/null, a pipe) just takes the document. */
+	if ((file && (ftruncate(fd, 0) != 0 ||
+		      pwrite(fd, b.p, b.len, 0) != (ssize_t)b.len)) ||
+	    (!file && write_all(fd, b.p, b.len) != 0)) {
 		log_error("%s: cannot write --stats: %s", path,
 			  strerror(errno));
 		rc = -1;

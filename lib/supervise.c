@@ -145,9 +145,9 @@ void spawn_worker(struct pool *p, struct worker *w)
 	if (worker_spawn(w, p->now, p->guard_fd, &why) != 0) {
 		buf_addc(&why, '\0');
 		log_error("worker %s: %s", w->label, why.p);
+		free(w->fault_msg);
+		w->fault_msg = xstrdup(why.p);
 		if (p->check) {
-			free(w->fault_msg);
-			w->fault_msg = xstrdup(why.p);
 			w->state = WS_STOPPED;
 		} else {
 			/* Not something a retry can fix. */
@@ -397,6 +397,11 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		w->restart_at = p->now;
 		log_verbose("worker %s recycled after %llu tasks", w->label,
 			    (unsigned long long)w->done);
+	} else if (planned && clean) {
+		/* It was told to end (its input closed) and did: no fault,
+		 * no backoff. */
+		w->state = WS_BACKOFF;
+		w->restart_at = p->now;
 	} else {
 		w->state = WS_BACKOFF;
 		w->restart_at =

@@ -63,11 +63,14 @@ void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
 	w->spec_index = spec_index;
 	w->spec = spec;
 	w->codec = spec->protocol == PROTO_SPOOL ? &proto_spool : &proto_lines;
+	w->kind = (uint8_t)((w->codec->by_id ? WK_BY_ID : 0) |
+			    (spec->buffered ? WK_BUFFERED : 0) |
+			    (spec->batch_max ? WK_BATCH : 0));
 	w->label = xstrdup(label);
 	w->state = WS_BACKOFF;
 	w->fd_in = w->fd_out = w->fd_err = -1;
 	w->w_in = w->w_out = w->w_err = -1;
-	w->fl_head = w->fl_tail = IDQ_HOLE;
+	idq_init(&w->fl, 64);
 	w->host = w->hs = -1;
 	linebuf_init(&w->rbuf, SPOOL_LINE_MAX);
 	w->rbuf.final_partial = false;
@@ -84,6 +87,8 @@ void worker_release(struct worker *w)
 	free(w->fault_msg);
 	free(w->spawn_result);
 	free(w->remote_pid);
+	free(w->batch_left);
+	idq_release(&w->fl);
 	for (unsigned i = 0; i < WORKER_TAIL_LINES; i++)
 		free(w->tail[i]);
 	memset(w, 0, sizeof(*w));
@@ -408,7 +413,10 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	w->done_before += w->done;
 	w->sent = w->done = 0;
 	w->nflight = 0;
-	w->fl_head = w->fl_tail = IDQ_HOLE;
+	w->fl.head = w->fl.len = 0;
+	w->nbatches = 0;
+	if (w->batch_left)
+		memset(w->batch_left, 0, w->batch_cap * sizeof(uint32_t));
 	w->fault = WF_NONE;
 	free(w->fault_msg);
 	w->fault_msg = NULL;

@@ -45,6 +45,13 @@ enum worker_fault {
 
 #define WORKER_TAIL_LINES 5
 
+/* What a worker's in-flight bookkeeping must do beyond the list. */
+enum worker_kind {
+	WK_BY_ID = 1,    /* answers name their task: an id map */
+	WK_BUFFERED = 2, /* a window in bytes */
+	WK_BATCH = 4,    /* batches in flight */
+};
+
 struct pool;
 
 struct worker {
@@ -55,6 +62,7 @@ struct worker {
 	int spec_index;
 	const struct worker_spec *spec;
 	const struct codec *codec;
+	uint8_t kind; /* enum worker_kind: what its in-flight list keeps */
 	char *label; /* name#i */
 	enum worker_state state;
 
@@ -69,8 +77,11 @@ struct worker {
 	uint64_t sent; /* tasks sent to this process */
 	uint64_t done; /* tasks this process finished (ok or error answer) */
 
-	/* Tasks in flight, oldest first: a list through their slots. */
-	uint32_t fl_head, fl_tail;
+	/* Tasks in flight, oldest first, with holes where answers came out
+	 * of order (never at the front); fl_base is the place of the first,
+	 * counted from the start (each task knows its place). */
+	struct idq fl;
+	uint32_t fl_base;
 	uint32_t nflight;
 	long limit;          /* most in flight now */
 	double oldest_since; /* when the oldest in flight became oldest */
@@ -103,6 +114,7 @@ struct worker {
 	double read_at;        /* stdout not watched until then (coalescing) */
 	size_t bytes_inflight; /* buffered: task bytes sent, not answered */
 	double last_answer;    /* when it last answered a task */
+	unsigned last_answers; /* answers its last read held */
 	bool close_when_sent;  /* close stdin once wbuf is written (a
 				  suspect on a buffered worker) */
 	double check_until;    /* spool check: a lines worker is up if alive */
@@ -112,7 +124,7 @@ struct worker {
 	bool dirty_time;   /* its deadlines must be looked at again */
 	bool dirty_room;   /* its place among workers with room, too */
 	bool in_flushq;    /* it has bytes to write */
-	uint32_t room_pos; /* in the pool's room heap + 1; 0: not there */
+	struct timer room; /* in the pool's heap of workers with room */
 	bool one_shot;     /* added by add_worker: no retry if it fails */
 	bool read_held;    /* in the pool's held_readers */
 
@@ -128,7 +140,18 @@ struct worker {
 	char *remote_pid;      /* its pid there, as the guard said */
 	double started_s;      /* spawn to the guard's word */
 	uint64_t done_before;  /* tasks its earlier processes finished */
+	/* Batches in flight: tasks not yet answered, per place. */
+	uint32_t *batch_left;
+	uint32_t batch_cap, nbatches;
+	uint64_t st_batches, st_batch_tasks; /* --stats */
+	uint32_t st_batch_max;
 };
+
+/* The oldest task in flight on w, or IDQ_HOLE. */
+static inline uint32_t inflight_oldest(const struct worker *w)
+{
+	return w->fl.len ? w->fl.v[w->fl.head] : IDQ_HOLE;
+}
 
 /* Something happened to w: look at its deadlines and room again. */
 void pool_touch(struct pool *p, struct worker *w);

@@ -81,7 +81,7 @@ teardown() {
 	same_set out <(printf '{"a":%d}\n' 1 2 3 4)
 }
 
-@test "--buffered: a crash on a poison task fails only it; each suspect runs alone; the run completes" {
+@test "--buffered: a crash on a poison task fails only it; suspects are halved until it runs alone; the run completes" {
 	tasks_with 200 tasks.ndjson poison 100
 	grep -v poison tasks.ndjson >healthy.ndjson
 	run --separate-stderr spool_t run --buffered -c "python3 '$HYG/buffered_poison.py' '$T/log'" -j 2 \

@@ -469,8 +469,11 @@ dying_tasks() {
 		'workers[1].replicas: expected an integer' ', got "two"'
 }
 
-@test "config: replicas must be an integer >= 1" {
-	bad_config "{\"workers\": [{$M, \"replicas\": 0}]}" 'workers[0].replicas: expected an integer' ', got 0'
+@test "config: replicas must be an integer >= 0; a pool of templates only is refused by run" {
+	write_pool pool.json "{\"workers\": [{$M, \"replicas\": 0}]}"
+	run --separate-stderr spool run -w pool.json tasks.ndjson
+	assert_equal "$status" 2
+	on_stderr assert_output --partial 'has no workers: every spec has "replicas": 0'
 	bad_config "{\"workers\": [{$M, \"replicas\": -1}]}" 'workers[0].replicas: expected an integer' ', got -1'
 	bad_config "{\"workers\": [{$M, \"replicas\": 1.5}]}" 'workers[0].replicas: expected an integer' ', got 1.5'
 	bad_config "{\"workers\": [{$M, \"replicas\": null}]}" 'workers[0].replicas: expected an integer' ', got null'

@@ -3,10 +3,13 @@
 # As root: apt-get update once, then install what is missing.  Otherwise:
 # print the exact command to run, and fail.
 #   sh tests/deps.sh build [test] [demo] [bench] [fuzz] [ci] [remote]
+# test also installs the npm packages of tests/fixtures/batch (npm ci, from
+# its package-lock.json) when its node_modules is missing.
 # remote-ssh and remote-slurm are the two halves of remote, for the scripts
 # in tests/remote/ that need only one of them.
 set -u
 missing=""
+npm_dirs=""
 need() { # need PACKAGE TEST-COMMAND...
 	pkg=$1; shift
 	if ! "$@" >/dev/null 2>&1; then
@@ -30,6 +33,10 @@ for what in "$@"; do
 		need procps command -v ps
 		need bsdutils command -v script
 		need bash-completion test -f /usr/share/bash-completion/bash_completion
+		# batch.bats: a worker on a JSON-RPC library from npm.
+		need nodejs command -v node
+		need npm command -v npm
+		npm_dirs="$npm_dirs $(dirname "$0")/fixtures/batch"
 		;;
 	demo)
 		need python3 command -v python3
@@ -67,11 +74,29 @@ for what in "$@"; do
 		;;
 	esac
 done
-[ -z "$missing" ] && exit 0
+# npm_install : the npm packages test fixtures need, from their lock files
+# (npm ci), where node_modules is not there yet.
+npm_install() {
+	for dir in $npm_dirs; do
+		[ -d "$dir/node_modules" ] && continue
+		echo "spool: installing the npm packages of $dir (npm ci)" >&2
+		if ! npm ci --prefix "$dir" --no-audit --no-fund >&2; then
+			echo "spool: npm ci failed; run:  npm ci --prefix $dir" >&2
+			return 1
+		fi
+	done
+}
+if [ -z "$missing" ]; then
+	npm_install
+	exit
+fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "spool: installing missing packages:$missing" >&2
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2 && apt-get install -y -qq $missing >&2 && exit 0
+	if apt-get update -qq >&2 && apt-get install -y -qq $missing >&2; then
+		npm_install
+		exit
+	fi
 	echo "spool: apt-get failed; install these packages:$missing" >&2
 	exit 1
 fi

@@ -96,6 +96,29 @@ spool_lines() {
 	assert_equal "$(spool_lines "$stderr")" ""
 }
 
+@test "model (batched): pool-batch.json runs the tasks in batches; a bad task fails alone" {
+	# The same answers as the unbatched model, each saying its batch size.
+	run --separate-stderr spool run -k -w "$EXAMPLES/model/pool.json" "$EXAMPLES/model/tasks.ndjson"
+	assert_success
+	local want=$output
+	run --separate-stderr spool run -k -w "$EXAMPLES/model/pool-batch.json" "$EXAMPLES/model/tasks.ndjson"
+	assert_success
+	diff <(jq -c . <<<"$want") <(jq -c 'del(.batch)' <<<"$output")
+	jq -se 'all(.batch >= 1 and .batch <= 32)' <<<"$output" >/dev/null || fail "$output"
+	# Many tasks: batches fill, none over max_size 32; a text that is not
+	# a string fails alone, its batch-mates answered.
+	awk 'BEGIN { for (i = 1; i <= 300; i++) printf "{\"id\":%d,\"text\":\"good %d\"}\n", i, i }
+		END { print "{\"id\":301,\"text\":7}" }' </dev/null >many.ndjson
+	run --separate-stderr spool run -k -w "$EXAMPLES/model/pool-batch.json" --stats=st.json many.ndjson
+	assert_failure 1
+	assert_equal "${#lines[@]}" 300
+	assert_equal "$(jq -c .id <<<"$output" | paste -sd' ')" "$(seq 300 | paste -sd' ')"
+	[[ $stderr == *"many.ndjson:301: error from model#"?": text must be a string"* ]] || fail "$stderr"
+	local most
+	most=$(jq '[.workers[].batch.max] | max' st.json)
+	((most > 1 && most <= 32)) || fail "largest batch: $most"
+}
+
 @test "jq: a lines pool of two jq workers" {
 	run --separate-stderr spool run -k -w "$EXAMPLES/jq/pool.json" "$EXAMPLES/jq/tasks.ndjson"
 	assert_success

@@ -263,7 +263,7 @@ complete_line() {
 		-r --retries -t --timeout --listen --stats --stats= --dry-run
 		-v --verbose --quiet -h --help'
 	local check_flags='-w --workers -c --cmd -j --jobs -p --protocol
-		--buffered -S --hosts --ssh -v --verbose --quiet -h --help'
+		--buffered --batch -S --hosts --ssh -v --verbose --quiet -h --help'
 	local cmd flags
 	for cmd in run serve check; do
 		flags=${cmd}_flags

@@ -84,3 +84,48 @@ fds() {
 	# Every worker process is gone.
 	none_alive pids
 }
+
+@test "soak at -j 256: 100k tasks, 256 workers crashing every few hundred tasks, -k: exactly once, in order, nothing left" {
+	local n=100000
+	seq_tasks "$n" >tasks.ndjson
+	CRASHY_LOG=$PWD/pids "$SPOOL" run -k -j 256 -c "$FAULTS/crashy.sh 100 200" \
+		tasks.ndjson >out 2>err 3>&- &
+	SPID=$!
+	local z zmax=0
+	while kill -0 "$SPID" 2>/dev/null; do
+		z=$(zombies "$SPID")
+		((z > zmax)) && zmax=$z
+		sleep 0.1 # a sampling period, not a synchronisation
+	done
+	local status=0
+	wait "$SPID" || status=$?
+	echo "spool exited $status; $(nlines pids) workers started; at most $zmax zombies" >&2
+	grep -v 'exited with status 3$' err >&2 || true
+	[ "$status" -eq 0 ]
+	cmp out tasks.ndjson
+	(($(nlines pids) >= 256 + 250))
+	[ "$(grep -vc 'exited with status 3$' err)" -eq 0 ]
+	((zmax <= 256))
+	none_alive pids
+}
+
+@test "at -j 256, SIGTERM drains: what was read is finished or recorded, and no worker is left" {
+	mkfifo in
+	seq_tasks 3000 >first.ndjson
+	"$SPOOL" run -j 256 -c 'echo $$ >>'"$PWD"'/pids; exec cat' --failed failed \
+		<in >out 2>err 3>&- &
+	SPID=$!
+	exec 7>in
+	cat first.ndjson >&7
+	wait_for 30 file_has_lines out 3000
+	wait_for 30 file_has_lines pids 256
+	kill -TERM "$SPID"
+	local status=0
+	wait "$SPID" || status=$?
+	exec 7>&-
+	[ "$status" -eq 143 ]
+	same_set out first.ndjson
+	[ ! -s failed ]
+	grep -q 'interrupted by SIGTERM: 3000 tasks finished, 0 not started' err
+	wait_for 10 none_alive pids
+}

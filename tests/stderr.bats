@@ -91,7 +91,8 @@ setup() {
 @test "a dying worker's unfinished stderr line is shown" {
 	write_pool pool.json '{"workers": [{"name": "w", "cmd": ["sh", "-c", "read -r l; printf \"dying words\" >&2; exit 3"]}]}'
 	run --separate-stderr spool run -r 0 -w pool.json - <<<'{"x":1}'
-	assert_failure 1
+	# No worker ever finished a task: the pool could not run (exit 3).
+	assert_failure 3
 	on_stderr assert_line "[w#0] dying words"
 	# spool's death message names the status and quotes the line.
 	on_stderr assert_line --regexp '^spool: worker w#0 \(pid [0-9]+\) exited with status 3'

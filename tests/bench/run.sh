@@ -8,7 +8,7 @@
 #                    (A B A B ...); default 3
 #   BENCH_SCALE=N    divide every task count by N, for quick smoke runs;
 #                    default 1 (the figures the targets are about)
-#   BENCH_ONLY=W1,W3 run only these workloads (W1..W7); default all
+#   BENCH_ONLY=W1,W3 run only these workloads (W1..W8); default all
 #   BENCH_STRICT=1   exit 1 when a target is missed, not only on wrong output
 #   BENCH_TIMEOUT=S  wall-clock limit per measured command; default 600
 #
@@ -16,7 +16,9 @@
 # reused.  Every run's output is checked (line count, and a checksum against
 # an independently computed expected output: in order where the output is
 # ordered, sorted where it is not), so a fast but wrong run cannot pass.
-# Results: tests/bench/RESULTS.md and tests/bench/ratios.png, rewritten.
+# Results: tests/bench/RESULTS.md and tests/bench/ratios.png, rewritten;
+# W8 (tests/bench/w8.py, runnable alone) prints its own table, kept in
+# tests/bench/out/W8.txt.
 #
 # Exit status: 0 when every command ran and every output was right (missed
 # targets are reported, and fail the run only with BENCH_STRICT=1); 1 when a
@@ -25,7 +27,7 @@ set -eu
 
 usage() {
 	echo "usage: sh tests/bench/run.sh /absolute/path/to/spool" >&2
-	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,...,W7 BENCH_STRICT=0" >&2
+	echo "       env: BENCH_ROUNDS=3 BENCH_SCALE=1 BENCH_ONLY=W1,...,W8 BENCH_STRICT=0" >&2
 	exit 2
 }
 
@@ -39,7 +41,7 @@ REPO=$(cd "$B/../.." && pwd)
 OUT=$B/out
 ROUNDS=${BENCH_ROUNDS:-3}
 SCALE=${BENCH_SCALE:-1}
-ONLY=$(printf '%s' "${BENCH_ONLY:-W1,W2,W3,W4,W5,W6,W7}" | tr 'a-z ' 'A-Z,')
+ONLY=$(printf '%s' "${BENCH_ONLY:-W1,W2,W3,W4,W5,W6,W7,W8}" | tr 'a-z ' 'A-Z,')
 STRICT=${BENCH_STRICT:-0}
 LIMIT=${BENCH_TIMEOUT:-600}
 
@@ -52,8 +54,8 @@ is_count "$SCALE" || { echo "bench: BENCH_SCALE must be an integer >= 1" >&2; ex
 is_count "$LIMIT" || { echo "bench: BENCH_TIMEOUT must be an integer >= 1" >&2; exit 2; }
 for w in $(printf '%s' "$ONLY" | tr ',' ' '); do
 	case $w in
-	W[1-7]) ;;
-	*) echo "bench: BENCH_ONLY: unknown workload '$w' (W1..W7)" >&2; exit 2 ;;
+	W[1-8]) ;;
+	*) echo "bench: BENCH_ONLY: unknown workload '$w' (W1..W8)" >&2; exit 2 ;;
 	esac
 done
 
@@ -397,6 +399,16 @@ w7() { # one task in flight: spool's cost per round trip
 	done
 }
 
+w8() { # spool serve from Python code (spool_client), and nesting
+	say "W8: spool_client with 2 Python SDK workers against" \
+		"ProcessPoolExecutor(2).submit; 1M cat tasks nested against flat"
+	if ! python3 "$B/w8.py" "$SPOOL" --rounds "$ROUNDS" --scale "$SCALE" \
+		>"$OUT/W8.txt" 2>&1; then
+		wrong W8 "tests/bench/w8.py failed: see $OUT/W8.txt"
+	fi
+	cat "$OUT/W8.txt"
+}
+
 # ------------------------------------------------------------------
 
 started=$(date +%s)
@@ -419,11 +431,12 @@ say "bench: spool $SPOOL; rounds $ROUNDS, scale 1/$SCALE, workloads $ONLY"
 [ "$ROUNDS" -ge 3 ] || say "bench: note: fewer than 3 rounds; medians are weak"
 [ "$SCALE" -eq 1 ] || say "bench: note: scaled down (smoke run); figures are not the targets' figures"
 
-for wl in W1 W2 W3 W4 W5 W6 W7; do
+for wl in W1 W2 W3 W4 W5 W6 W7 W8; do
 	if selected "$wl"; then
 		t=$(date +%s)
 		case $wl in
 		W1) w1 ;; W2) w2 ;; W3) w3 ;; W4) w4 ;; W5) w5 ;; W6) w6 ;; W7) w7 ;;
+		W8) w8 ;;
 		esac
 		say "  $wl took $(($(date +%s) - t)) s"
 	fi

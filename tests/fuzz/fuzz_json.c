@@ -18,6 +18,36 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                              \
 	} while (0)
 
+static void count_member(void *ctx, struct span key, struct span val)
+{
+	(void)key;
+	(void)val;
+	(*(size_t *)ctx)++;
+}
+
+/* The one-pass readers of arrays and objects (batch answers, serve's
+ * requests) agree with the validator and with json_element. */
+static void check_containers(const char *s, size_t size, bool valid)
+{
+	struct span el[64];
+	long k = json_elements(s, size, el, 64);
+	if (!valid) {
+		CHECK(k < 0);
+	} else {
+		for (long i = 0; i < k; i++) {
+			struct span one;
+			struct json_error e;
+			CHECK(json_element(s, size, (size_t)i, &one));
+			CHECK(one.p == el[i].p && one.n == el[i].n);
+			CHECK(json_check(el[i].p, el[i].n, &e));
+		}
+	}
+	size_t members = 0;
+	const char *why = json_object_each(s, size, count_member, &members);
+	if (!valid)
+		CHECK(why != NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -25,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!json_check(s, size, &e)) {
 		CHECK(e.why != NULL && e.why[0]);
 		CHECK(e.pos <= size);
+		check_containers(s, size, false);
 		return 0;
 	}
+	check_containers(s, size, true);
 
 	struct buf m = BUF_INIT;
 	json_minify(s, size, &m);

@@ -1,14 +1,16 @@
-/* test_client.c - the C client (lib/spool_client.h) against a server.
+/* test_client.c - the C client (lib/spool_client.h) against spool serve.
  *
- * The server is $SPOOL_CLIENT_SERVER, a shell command line (default: the
- * fake server tests/fixtures/serve/fake_serve_c.py, run from the source
- * tree); for the real one, e.g.
- *   SPOOL_CLIENT_SERVER="build/spool serve -p spool -j 4 \
- *       -c 'python3 tests/fixtures/serve/fake_serve_c.py --worker'"
- * Tasks follow that fixture's rules: {"x": N} -> {"x":N,"double":2N}, "wait"
- * holds a task until a file exists, "fail" fails it, "arrived" says it
- * started.  Checks that wait for something poll with a deadline; alarm()
- * ends a run that hangs. */
+ * The server is $SPOOL_CLIENT_SERVER, a shell command line, run from the
+ * source tree; by default the spool built next to this program (or
+ * build/spool) as
+ *   SPOOL serve -p spool -j 4 --inflight 1 \
+ *       -c 'python3 tests/fixtures/serve/task_worker.py'
+ * (one task in flight per worker, so that a task held at a gate holds up
+ * no other).  Tasks follow task_worker.py's rules: {"x": N} ->
+ * {"x":N,"sq":N*N}, "gate" holds a task until a file exists, "fail" fails
+ * it (ValueError), "started" says it started.  Servers that misbehave are
+ * sh scripts.  Checks that wait for something poll with a deadline;
+ * alarm() ends a run that hangs. */
 #define _GNU_SOURCE
 #include "spool_client.h"
 #include "testhelp.h"
@@ -28,16 +30,37 @@
 
 extern char **environ;
 
-#define DEFAULT_SERVER "python3 tests/fixtures/serve/fake_serve_c.py"
+#define SERVER_ARGS                                                            \
+	"serve -p spool -j 4 --inflight 1 -c "                                 \
+	"'python3 tests/fixtures/serve/task_worker.py'"
 #define NTHREADS 16
 #define NTASKS 200
 
 static char tmpdir[] = "/tmp/spool-client-XXXXXX";
 
+static char default_server[4096];
+
+/* The spool built with this program: BUILD/unit/test_client runs
+ * BUILD/spool (build/san, build/tsan...), else build/spool. */
+static void find_server(const char *argv0)
+{
+	char spool[2048] = "build/spool";
+	const char *slash = strrchr(argv0, '/');
+	if (slash) {
+		char near[2048];
+		snprintf(near, sizeof(near), "%.*s/../spool",
+			 (int)(slash - argv0), argv0);
+		if (access(near, X_OK) == 0)
+			snprintf(spool, sizeof(spool), "%s", near);
+	}
+	snprintf(default_server, sizeof(default_server), "%s %s", spool,
+		 SERVER_ARGS);
+}
+
 static const char *server_cmd(void)
 {
 	const char *s = getenv("SPOOL_CLIENT_SERVER");
-	return s && *s ? s : DEFAULT_SERVER;
+	return s && *s ? s : default_server;
 }
 
 /* argv for the server, through sh so that the command line may quote;
@@ -142,7 +165,8 @@ static void report_bad(const char *name)
 static void check_result(int x, int rc, char *res, char *err)
 {
 	char want[96];
-	snprintf(want, sizeof(want), "{\"x\":%d,\"double\":%d}", x, 2 * x);
+	snprintf(want, sizeof(want), "{\"x\":%d,\"sq\":%lld}", x,
+		 (long long)x * x);
 	if (rc != 0 || !res || strcmp(res, want) != 0)
 		bad(rc == 0 ? "result" : "status", x, rc == 0 ? res : err);
 	free(res);
@@ -152,7 +176,7 @@ static void check_result(int x, int rc, char *res, char *err)
 static void check_failure(int x, int rc, char *res, char *err)
 {
 	char want[64];
-	snprintf(want, sizeof(want), "\"message\":\"f%d\"", x);
+	snprintf(want, sizeof(want), "\"message\":\"ValueError: f%d\"", x);
 	if (rc != 1 || !contains(err, want) ||
 	    !contains(err, "\"reason\":\"error\""))
 		bad("task error", x, rc == 1 ? err : res);
@@ -281,13 +305,13 @@ static void test_basics(void)
 
 	rc = spool_client_execute(c, "{\"x\":1}", &res, &err);
 	TEST(rc == 0 && err == NULL, "execute: status 0");
-	TEST_STR(res, res ? strlen(res) : 0, "{\"x\":1,\"double\":2}",
+	TEST_STR(res, res ? strlen(res) : 0, "{\"x\":1,\"sq\":1}",
 		 "execute: the result");
 	free(res);
 	free(err);
 
 	rc = spool_client_execute(c, "\n{\n  \"x\" : 7 }\n", &res, &err);
-	TEST(rc == 0 && contains(res, "\"double\":14"),
+	TEST(rc == 0 && contains(res, "\"sq\":49"),
 	     "execute: a task over several lines is sent as one");
 	free(res);
 	free(err);
@@ -298,14 +322,15 @@ static void test_basics(void)
 	free(err);
 
 	rc = spool_client_execute(c, "{\"fail\":\"f5\"}", &res, &err);
-	TEST(rc == 1 && res == NULL && contains(err, "\"message\":\"f5\"") &&
+	TEST(rc == 1 && res == NULL &&
+		     contains(err, "\"message\":\"ValueError: f5\"") &&
 		     contains(err, "\"reason\":\"error\""),
 	     "execute: a failed task gives the error object: %s",
 	     err ? err : "");
 	free(err);
 
 	rc = spool_client_call(c, "execute", "[{\"x\":4}]", &res, &err);
-	TEST(rc == 0 && contains(res, "\"double\":8"), "call: execute");
+	TEST(rc == 0 && contains(res, "\"sq\":16"), "call: execute");
 	free(res);
 	free(err);
 
@@ -506,21 +531,21 @@ static void test_out_of_order(void)
 	struct spool_client *c = open_server();
 	char gate[256], task[512];
 	path_in_tmp(gate, sizeof(gate), "gate1");
-	snprintf(task, sizeof(task), "{\"x\":11,\"wait\":\"%s\"}", gate);
+	snprintf(task, sizeof(task), "{\"x\":11,\"gate\":\"%s\"}", gate);
 
 	struct held h = {c, task, 0, NULL, NULL, false};
 	pthread_t th;
 	pthread_create(&th, NULL, held_thread, &h);
 	char *res = NULL, *err = NULL;
 	int rc = spool_client_execute(c, "{\"x\":12}", &res, &err);
-	TEST(rc == 0 && contains(res, "\"double\":24"),
+	TEST(rc == 0 && contains(res, "\"sq\":144"),
 	     "out of order: a later task is answered first");
 	free(res);
 	free(err);
 	TEST(!atomic_load(&h.done), "out of order: the held task still waits");
 	touch(gate);
 	pthread_join(th, NULL);
-	TEST(h.rc == 0 && contains(h.res, "\"double\":22"),
+	TEST(h.rc == 0 && contains(h.res, "\"sq\":121"),
 	     "out of order: the held task gets its own answer");
 	free(h.res);
 	free(h.err);
@@ -528,7 +553,7 @@ static void test_out_of_order(void)
 	/* The same with callbacks: the first submitted comes last. */
 	char gate2[256];
 	path_in_tmp(gate2, sizeof(gate2), "gate2");
-	snprintf(task, sizeof(task), "{\"x\":21,\"wait\":\"%s\"}", gate2);
+	snprintf(task, sizeof(task), "{\"x\":21,\"gate\":\"%s\"}", gate2);
 	atomic_store(&cb_done, 0);
 	int order[4] = {-1, -1, -1, -1};
 	struct cb_task *t = calloc(1, sizeof(*t));
@@ -558,7 +583,7 @@ static void on_chained(void *ctx, int status, const char *json)
 {
 	(void)ctx;
 	atomic_store(&reentry_chain,
-		     status == 0 && contains(json, "\"double\":4") ? 1 : -2);
+		     status == 0 && contains(json, "\"sq\":4") ? 1 : -2);
 }
 
 static void on_reentry(void *ctx, int status, const char *json)
@@ -629,13 +654,13 @@ static void test_server_dies(void)
 		d[t].rc = 99;
 		d[t].err = NULL;
 		snprintf(d[t].task, sizeof(d[t].task),
-			 "{\"x\":%d,\"wait\":\"%s\",\"arrived\":\"%s\"}", t,
+			 "{\"x\":%d,\"gate\":\"%s\",\"started\":\"%s\"}", t,
 			 never, arrived);
 		pthread_create(&th[t], NULL, doomed_thread, &d[t]);
 	}
 	atomic_store(&cb_done, 0);
 	char task[512];
-	snprintf(task, sizeof(task), "{\"x\":99,\"wait\":\"%s\"}", never);
+	snprintf(task, sizeof(task), "{\"x\":99,\"gate\":\"%s\"}", never);
 	int *last = calloc(1, sizeof(int));
 	struct cb_task *ct = calloc(1, sizeof(*ct));
 	ct->x = 99;
@@ -818,8 +843,10 @@ static void rm_tmp(void)
 	rmdir(tmpdir);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	(void)argc;
+	find_server(argv[0]);
 	/* A hang is a failure; an unheard SIGALRM ends the program. */
 	alarm(120);
 	if (!mkdtemp(tmpdir)) {

@@ -4,10 +4,10 @@ Run with:  python3 -m unittest discover -s workers/python -p 'test_*.py'
 
 The tasks are task_worker.py's (tests/fixtures/serve/): {"x": N} squares,
 {"sleep": S} sleeps first (so answers come out of order), {"fail": MSG}
-raises in the worker, {"die": true} kills it.  They run under
-SPOOL_SERVE: tests/fixtures/serve/fake_serve.py, a stand-in that runs
-task_worker in-process, until `spool serve` lands; set SPOOL_CLIENT_SERVE
-to a spool binary to run them against a real one.
+raises in the worker, {"die": true} kills it.  They run under the real
+`spool serve`: $SPOOL_CLIENT_SERVE, else $SPOOL (as the bats suite sets
+it), else build/spool of this tree (run `make` first).  Servers that
+misbehave (garbage answers, an early exit) are small inline programs.
 """
 
 import asyncio
@@ -34,10 +34,14 @@ FIXTURES = os.path.join(ROOT, "tests", "fixtures", "serve")
 sys.path.insert(0, HERE)
 import spool_client  # noqa: E402
 
-# The program run as `spool`: the fake for now.  Once `spool serve` lands,
-# os.path.join(ROOT, "build", "spool") instead of the fake.
+# The program run as `spool`.
 SPOOL_SERVE = (os.environ.get("SPOOL_CLIENT_SERVE")
-               or os.path.join(FIXTURES, "fake_serve.py"))
+               or os.environ.get("SPOOL")
+               or os.path.join(ROOT, "build", "spool"))
+if not os.access(SPOOL_SERVE, os.X_OK):
+    raise RuntimeError("test_spool_client: no spool to test against at %s: "
+                       "run `make` first, or set SPOOL_CLIENT_SERVE to a "
+                       "spool binary" % SPOOL_SERVE)
 WORKER = [sys.executable, os.path.join(FIXTURES, "task_worker.py")]
 SEED = os.path.join(ROOT, "workers", "examples", "seed")
 # A deadline for what should take far less: only a broken client hits it.
@@ -461,6 +465,52 @@ class TestLifecycle(Base):
         gc.collect()
         wait_for(lambda: proc.poll() is not None,
                  what="the server of a dropped pool exiting")
+
+
+# A stand-in for spool serve that answers the handshake, then each
+# request as its argument says: "garbage" (a line that is not JSON) or
+# "refuse" (an error with id null, as for a line it could not read, and
+# then it exits).
+MISBEHAVING = """if 1:
+    import json, sys
+    how = sys.argv[1]
+    for line in sys.stdin:
+        msg = json.loads(line)
+        if msg["method"] == "spawn":
+            answer = {"jsonrpc": "2.0", "id": msg["id"], "result": []}
+            print(json.dumps(answer), flush=True)
+        elif how == "garbage":
+            print("this is not json", flush=True)
+        else:
+            print(json.dumps({"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32700, "message": "Parse error"}}), flush=True)
+            sys.exit(0)
+"""
+
+
+class TestMisbehavingServer(Base):
+    def server(self, how):
+        pool = spool_client.Pool(cmd=WORKER, spool=[
+            sys.executable, "-c", MISBEHAVING, how])
+        self.addCleanup(self.stop, pool)
+        return pool
+
+    def test_garbage_answer_fails_the_calls(self):
+        pool = self.server("garbage")
+        fut = pool.submit({"x": 1})
+        with self.assertRaises(spool_client.ConnectionLostError) as cm:
+            fut.result(TIMEOUT)
+        self.assertIn("not JSON", str(cm.exception))
+        self.assertIn("this is not json", str(cm.exception))
+        with self.assertRaises(ConnectionError):
+            pool.execute({"x": 2})
+
+    def test_error_with_id_null_is_told_when_the_server_leaves(self):
+        pool = self.server("refuse")
+        with self.assertRaises(spool_client.ConnectionLostError) as cm:
+            pool.execute({"x": 1}, timeout=TIMEOUT)
+        self.assertIn("exited with status 0", str(cm.exception))
+        self.assertIn("Parse error", str(cm.exception))
 
 
 class TestSocket(Base):
