@@ -260,8 +260,10 @@ static double lines_stall(struct pool *p, struct worker *w)
 	double due = w->oldest_since + wait;
 	if (p->now < due)
 		return due;
-	/* Still reading its input, or working on a task. */
-	if (!worker_input_drained(w) || !worker_waits_for_input(w))
+	/* Still reading its input, or working on a task.  Blocked reading
+	 * first, then nothing in either pipe: in the other order, an answer
+	 * written between the two looks held. */
+	if (!worker_waits_for_input(w) || !worker_input_drained(w))
 		return p->now + wait;
 	p->timers_acted = true;
 	if (w->spec->buffered || at_eof) {
