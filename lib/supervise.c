@@ -128,6 +128,27 @@ void worker_remote_started(struct pool *p, struct worker *w)
 	worker_ready(p, w, NULL);
 }
 
+/* Tasks came back while draining: workers that ended for want of work
+ * (their input closed at the end) start again for them, one per task at
+ * most, or the tasks would wait for a single worker. */
+static void revive_stopped(struct pool *p, const struct worker *dead)
+{
+	if (p->check || !pool_wants_workers(p))
+		return;
+	size_t want = p->nqueued + p->suspects.len;
+	for (size_t i = 0; i < p->nw && want > 1; i++) {
+		struct worker *o = p->w[i];
+		if (o == dead || o->state != WS_STOPPED ||
+		    p->specs[o->spec_index].given_up ||
+		    (o->hs >= 0 && p->hosts.hs[o->hs].given_up))
+			continue;
+		o->state = WS_BACKOFF;
+		o->restart_at = p->now;
+		pool_touch(p, o);
+		want--;
+	}
+}
+
 void spawn_worker(struct pool *p, struct worker *w)
 {
 	struct buf why = BUF_INIT;
@@ -330,10 +351,12 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	buf_release(&last);
 	w->up = false;
 
-	if (p->stop == STOP_PIPE)
+	if (p->stop == STOP_PIPE) {
 		fail_inflight(p, w, "stdout closed", false);
-	else if (w->nflight)
+	} else if (w->nflight) {
 		requeue_inflight(p, w, why.p);
+		revive_stopped(p, w);
+	}
 
 	struct spec_state *s = &p->specs[w->spec_index];
 	/* Spawn failures of a remote worker count on its host, for its

@@ -545,6 +545,33 @@ gave_up() {
 # ------------------------------------------------------------------ #
 # --strict                                                            #
 
+@test "tasks that come back after the input ended start again the workers that ended, not only the one that died" {
+	# w#1 answers its share and ends at the end of input; then w#0 dies
+	# holding a window of tasks: they are suspects, and both workers
+	# start again to run them.
+	write_pool pool.json "{\"workers\": [{\"name\": \"w\", \"replicas\": 2,
+		\"inflight\": 8,
+		\"cmd\": [\"$FAULTS/die_after_peer.py\", \"$PWD\"]}]}"
+	{
+		echo '{"die":1}'
+		seq_tasks 40
+	} >tasks.ndjson
+	run --separate-stderr spool_t run -v -w pool.json tasks.ndjson
+	assert_success
+	same_set <(printf '%s\n' "$output") tasks.ndjson
+	[ -e died ]
+	# The worker that ended at the end of input started again for them
+	# (the one that died waits out its backoff).
+	local ended
+	ended=$(grep -m1 -oE 'worker w#[01] \(pid [0-9]+\) exited with status 0' \
+		<<<"$stderr" | cut -d' ' -f2)
+	[ -n "$ended" ]
+	(($(count_matching "^spool: worker $ended spawned") == 2)) || {
+		echo "$stderr" >&2
+		false
+	}
+}
+
 @test "--strict: the first failure stops reading; tasks in flight finish; exit 1" {
 	# Line 2 gets an error answer at once; 1, 3 and 4 are in flight and
 	# answered after it.  -q 8: tasks 5-8 are read, never started; the
