@@ -204,7 +204,10 @@ GPU_WORKER='while read -r l; do printf "{\"gpu\":\"%s\",\"job\":\"%s\",\"step\":
 		launcher: "slurm"}]}' >pool.json
 	rm -f in
 	mkfifo in
-	salloc -Q -n 2 sh -c '"$0" run -w pool.json <in >out 2>err; echo $? >rc; exec sleep 1034' \
+	# After spool, the allocation's command holds it until the test
+	# closes the fifo's last writer (salloc would wait for a command
+	# that outlives the job: it signals it only with --kill-command).
+	salloc -Q -n 2 sh -c '"$0" run -w pool.json <in >out 2>err; echo $? >rc; exec cat in >/dev/null' \
 		"$SPOOL" 3>&- &
 	local salloc=$!
 	BG+=("$salloc")
@@ -227,11 +230,10 @@ GPU_WORKER='while read -r l; do printf "{\"gpu\":\"%s\",\"job\":\"%s\",\"step\":
 	wait_for 10 proc_gone '^(/usr)?/bin/sleep 1033$'
 	wait_for 10 no_steps
 	assert_equal "$(squeue -h -o %t)" R
+	# Its command ends: salloc releases the allocation and exits.
 	exec 7>&-
-	# salloc ends its command with the job.
-	scancel --quiet --partition=debug
-	wait_for 20 no_jobs
 	wait_for 20 gone "$salloc"
+	wait_for 20 no_jobs
 }
 
 @test "no Slurm: a clear error before any task is read, exit 3" {
