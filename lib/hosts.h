@@ -74,6 +74,7 @@ struct host {
 	double wait_until; /* workers wait for it until then (0: always) */
 	double retry_at;   /* RETRY: start a master then */
 	double kill_at;    /* STOPPING: the next signal then */
+	double term_again; /* STOPPING, ssh: SIGTERM again then */
 	bool term_sent;    /* STOPPING, slurm: salloc was sent SIGTERM */
 	char *down_why;    /* why it is DOWN, or why its master last ended */
 	unsigned masters;  /* masters started */
