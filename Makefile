@@ -3,6 +3,9 @@
 #   make                 build build/spool and build/libspool.a
 #   make test            unit tests, Python SDK tests and the bats suite
 #                        (BATS_JOBS=3 test files side by side; 1: one by one)
+#   make test-remote     workers over a real sshd and a one-node Slurm on
+#                        loopback (tests/remote/; root: it adds a user and
+#                        starts daemons)
 #   make SANITIZE=1 test the same under ASan+UBSan (build/san/)
 #   make test-tsan       the C client's threaded test under ThreadSanitizer
 #   make fuzz-run        each fuzz target as a libFuzzer fuzzer for
@@ -72,7 +75,7 @@ CWORKER_BIN := $(patsubst workers/c/%.c,$(BUILD)/workers/%,$(CWORKER_SRC))
 SPOOL := $(BUILD)/spool
 
 .PHONY: all deps deps-test deps-bench deps-fuzz test unit bats pytest demo \
-	bench install uninstall clean fuzz fuzz-run test-tsan FORCE
+	bench install uninstall clean fuzz fuzz-run test-tsan test-remote FORCE
 
 all: deps $(SPOOL) $(BUILD)/libspool.a $(CWORKER_BIN) $(FUZZ_BIN)
 
@@ -104,7 +107,7 @@ $(BUILD)/gen/remote_guard.h: lib/remote_guard.pl
 	  echo ';'; } >$@.tmp && mv $@.tmp $@
 $(BUILD)/lib/remote.o: $(BUILD)/gen/remote_guard.h
 $(BUILD)/lib/remote.o: ALL_CFLAGS += -I$(BUILD)/gen
-# tests/remote_guard.bats runs the command lines remote.c builds through
+# tests/remote/remote_guard.bats runs the command lines remote.c builds through
 # this helper.
 all: $(BUILD)/unit/remote_cmd
 
@@ -196,9 +199,20 @@ BATS_JOBS ?= 3
 BATS_PAR := $(if $(filter-out 1,$(BATS_JOBS)),--jobs $(BATS_JOBS) \
 	--no-parallelize-within-files)
 
+# tests/*.bats only: the remote suites in tests/remote/ need root and
+# daemons, and run with test-remote.
 bats:
 	SPOOL=$(abspath $(SPOOL)) SPOOL_BUILD=$(abspath $(BUILD)) \
 		bats $(BATS_PAR) $(BATSFLAGS) tests/
+
+# Each file starts its own sshd or Slurm and stops it.  Not root: every
+# test is skipped, saying why.
+test-remote: deps-test all
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "test-remote: skipped: needs root (it creates a test user and starts sshd and Slurm)"; \
+	else sh tests/deps.sh remote; fi
+	SPOOL=$(abspath $(SPOOL)) SPOOL_BUILD=$(abspath $(BUILD)) \
+		bats $(BATSFLAGS) tests/remote/
 
 demo: all
 	@sh tests/deps.sh demo

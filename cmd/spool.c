@@ -58,6 +58,12 @@ static const char usage_run[] =
 	"      --buffered         the -c worker buffers its output (jq, sed, "
 	"grep...):\n"
 	"                         keep its pipe full, read answers in blocks\n"
+	"  -S, --hosts LIST       run the -c workers on these ssh hosts "
+	"(host1,4/host2):\n"
+	"                         -j workers on each, or N/ on one\n"
+	"      --ssh COMMAND      the ssh client for remote workers (default "
+	"$SPOOL_SSH,\n"
+	"                         else ssh)\n"
 	"      --batch N[,DELAY]  send the -c worker (-p spool) up to N tasks "
 	"as one\n"
 	"                         JSON-RPC batch, waiting at most DELAY "
@@ -141,6 +147,9 @@ static const char usage_serve[] =
 	"  -p, --protocol P       the -c worker's protocol: lines (default) or "
 	"spool\n"
 	"      --buffered         the -c worker buffers its output\n"
+	"  -S, --hosts LIST       run the -c workers on these ssh hosts\n"
+	"      --ssh COMMAND      the ssh client (default $SPOOL_SSH, else "
+	"ssh)\n"
 	"      --batch N[,DELAY]  JSON-RPC batches of up to N tasks (-p "
 	"spool)\n"
 	"      --listen PATH      serve any number of clients on a Unix "
@@ -175,6 +184,8 @@ static const char usage_check[] =
 	"failed, prints one line per worker (label, pid, spawn time and spawn\n"
 	"result, or the error and its last stderr lines), and shuts the pool "
 	"down.\n"
+	"Remote hosts get a line each: reachable (and the time to connect) or "
+	"not.\n"
 	"A lines worker without a ready line is up if it still runs 1 s after "
 	"its\n"
 	"start.\n"
@@ -185,6 +196,9 @@ static const char usage_check[] =
 	"only spec\n"
 	"  -p, --protocol P       the -c worker's protocol: lines or spool\n"
 	"      --buffered         the -c worker buffers its output\n"
+	"  -S, --hosts LIST       run the -c workers on these ssh hosts\n"
+	"      --ssh COMMAND      the ssh client (default $SPOOL_SSH, else "
+	"ssh)\n"
 	"      --batch N[,DELAY]  JSON-RPC batches of up to N tasks (-p "
 	"spool)\n"
 	"  -v, --verbose          a line per worker event on stderr\n"
@@ -210,6 +224,7 @@ enum {
 	OPT_DRY_RUN,
 	OPT_ORDER_BUFFER,
 	OPT_LISTEN,
+	OPT_SSH,
 	OPT_BATCH,
 };
 
@@ -231,6 +246,8 @@ static const struct opt all_opts[] = {
 	{{"batch", required_argument, NULL, OPT_BATCH}, IN_ALL},
 	{{"dry-run", no_argument, NULL, OPT_DRY_RUN}, IN_RUN | IN_SERVE},
 	{{"listen", required_argument, NULL, OPT_LISTEN}, IN_SERVE},
+	{{"hosts", required_argument, NULL, 'S'}, IN_ALL},
+	{{"ssh", required_argument, NULL, OPT_SSH}, IN_ALL},
 	{{"keep-order", no_argument, NULL, 'k'}, IN_RUN},
 	{{"queue-size", required_argument, NULL, 'q'}, IN_RUN | IN_SERVE},
 	{{"order-buffer", required_argument, NULL, OPT_ORDER_BUFFER}, IN_RUN},
@@ -363,9 +380,9 @@ static int cmd_main(int argc, char **argv, int in)
 	opterr = 0;
 	/* Options may come after the FILEs, as with GNU tools; "--" ends
 	 * them. */
-	const char *shortopts = in == IN_CHECK   ? ":w:c:j:p:vh"
-				: in == IN_SERVE ? ":w:c:j:p:q:r:t:vh"
-						 : ":w:c:j:p:kq:r:t:vh";
+	const char *shortopts = in == IN_CHECK	 ? ":w:c:j:p:S:vh"
+				: in == IN_SERVE ? ":w:c:j:p:S:q:r:t:vh"
+						 : ":w:c:j:p:S:kq:r:t:vh";
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
@@ -419,6 +436,12 @@ static int cmd_main(int argc, char **argv, int in)
 		}
 		case OPT_DRY_RUN:
 			o.dry_run = true;
+			break;
+		case 'S':
+			o.hosts = optarg;
+			break;
+		case OPT_SSH:
+			o.ssh_command = optarg;
 			break;
 		case OPT_LISTEN:
 			if (!*optarg)
@@ -548,6 +571,10 @@ static int cmd_main(int argc, char **argv, int in)
 		return usage_error(cmd, "--buffered is for -c; with -w, set "
 					"\"buffered\": true in the pool "
 					"config");
+	if (o.workers_path && o.hosts)
+		return usage_error(cmd, "-S/--hosts is for -c; with -w, list "
+					"the hosts in the spec's \"hosts\" "
+					"in the pool config");
 	if (o.workers_path && o.batch_max)
 		return usage_error(cmd, "--batch is for -c; with -w, set "
 					"\"batch\" in the pool config");

@@ -4,6 +4,7 @@
 #include "jsonscan.h"
 
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -313,7 +314,9 @@ static int parse_cmd(struct ctx *c, const char *place, const cJSON *v,
 			free(p);
 			return r;
 		}
-		if (i == 0 && strchr(a->valuestring, '/'))
+		/* A remote worker's path is one on its host. */
+		if (i == 0 && strchr(a->valuestring, '/') &&
+		    w->launcher != LAUNCH_SSH)
 			w->cmd[i] = resolve(c->dir, a->valuestring);
 		else
 			w->cmd[i] = xstrdup(a->valuestring);
@@ -355,6 +358,275 @@ static int parse_env(struct ctx *c, const char *place, const cJSON *v,
 		w->env[w->nenv++].key = xstrdup(e->string);
 	}
 	return 0;
+}
+
+/* --- Where workers run: "hosts", "launcher", "slurm" (SPEC section 10) */
+
+/* One "hosts" entry, or one of -S; dups names a destination already
+ * listed.  Messages name no place: the caller does. */
+static int add_host(struct worker_spec *w, const char *entry, struct buf *why)
+{
+	struct remote_host h;
+	if (remote_host_parse(&h, entry, 0, why) < 0)
+		return -1;
+	for (size_t k = 0; k < w->nhosts; k++)
+		if (strcmp(w->hosts[k].dest, h.dest) == 0) {
+			buf_addf(why,
+				 "host \"%s\" is listed twice: list it once, "
+				 "with its number of workers as N/%s",
+				 h.dest, h.dest);
+			remote_host_release(&h);
+			return -1;
+		}
+	w->hosts = xrealloc(w->hosts, (w->nhosts + 1) * sizeof(*w->hosts));
+	w->hosts[w->nhosts++] = h;
+	return 0;
+}
+
+static int parse_hosts(struct ctx *c, const char *place, const cJSON *v,
+		       struct worker_spec *w)
+{
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0)
+		return fail(c, place, v,
+			    "expected a non-empty array of ssh destinations, "
+			    "such as [\"gpu1\", \"4/gpu2\", \"alice@gpu3\"]");
+	size_t i = 0;
+	const cJSON *h;
+	cJSON_ArrayForEach(h, v)
+	{
+		char *p = xasprintf("%s[%zu]", place, i++);
+		int r = 0;
+		if (!cJSON_IsString(h)) {
+			r = fail(c, p, h,
+				 "expected a host such as \"gpu1\", \"4/gpu2\" "
+				 "(4 workers there) or \"alice@gpu3\"");
+		} else {
+			struct buf why = BUF_INIT;
+			if (add_host(w, h->valuestring, &why) < 0) {
+				buf_addc(&why, '\0');
+				r = fail(c, p, NULL, "%s", why.p);
+			}
+			buf_release(&why);
+		}
+		free(p);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* A GRES as srun takes it: NAME[:TYPE][:COUNT], comma-separated. */
+static bool gres_ok(const char *g)
+{
+	const char *p = g;
+	for (;;) {
+		size_t parts = 0;
+		for (;;) {
+			size_t n = 0;
+			while (p[n] && (isalnum((unsigned char)p[n]) ||
+					strchr("_.-", p[n])))
+				n++;
+			if (!n)
+				return false;
+			parts++;
+			p += n;
+			if (*p != ':')
+				break;
+			p++;
+		}
+		if (parts > 3)
+			return false;
+		if (!*p)
+			return true;
+		if (*p++ != ',')
+			return false;
+	}
+}
+
+/* Slurm's time limits: MIN, MIN:SEC, H:MIN:SEC, D-H, D-H:MIN,
+ * D-H:MIN:SEC, or UNLIMITED / INFINITE. */
+static bool slurm_time_ok(const char *t)
+{
+	if (strcmp(t, "UNLIMITED") == 0 || strcmp(t, "INFINITE") == 0)
+		return true;
+	const char *p = t;
+	size_t fields = 0;
+	bool days = false;
+	for (;;) {
+		size_t n = strspn(p, "0123456789");
+		if (!n || n > 9)
+			return false;
+		fields++;
+		p += n;
+		if (*p == '-' && fields == 1 && !days) {
+			days = true;
+			fields = 0;
+			p++;
+			continue;
+		}
+		if (!*p)
+			break;
+		if (*p++ != ':')
+			return false;
+	}
+	return fields <= 3 && (!days || fields >= 1);
+}
+
+static const char *const slurm_keys[] = {"gres", "cpus_per_task", "partition",
+					 "time", "args"};
+
+static int parse_slurm(struct ctx *c, const char *place, const cJSON *o,
+		       struct slurm_opts *s)
+{
+	if (!cJSON_IsObject(o))
+		return fail(c, place, o,
+			    "expected an object such as {\"gres\": \"gpu:1\", "
+			    "\"cpus_per_task\": 4}");
+	if (check_unique(c, place, o))
+		return -1;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, o)
+	{
+		bool known = false;
+		for (size_t k = 0; k < ARRAY_SIZE(slurm_keys); k++)
+			if (strcmp(v->string, slurm_keys[k]) == 0)
+				known = true;
+		if (!known) {
+			char *p = xasprintf("%s.%s", place, v->string);
+			int r = fail(c, p, NULL,
+				     "unknown key (known: gres, cpus_per_task, "
+				     "partition, time, args)");
+			free(p);
+			return r;
+		}
+	}
+	char *p = NULL;
+	int r = 0;
+#define PLACE(key) (free(p), p = xasprintf("%s.%s", place, key))
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "gres"))) {
+		if (!cJSON_IsString(v) || !gres_ok(v->valuestring)) {
+			r = fail(c, PLACE("gres"), v,
+				 "expected a generic resource as srun --gres "
+				 "takes it, such as \"gpu:1\" or "
+				 "\"gpu:a100:2\"");
+			goto out;
+		}
+		s->gres = xstrdup(v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "cpus_per_task")) &&
+	    (r = get_long(c, PLACE("cpus_per_task"), v, 1, INFLIGHT_MAX,
+			  &s->cpus_per_task)))
+		goto out;
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "partition"))) {
+		if (!cJSON_IsString(v) || !v->valuestring[0] ||
+		    strpbrk(v->valuestring, " \t\n\r")) {
+			r = fail(c, PLACE("partition"), v,
+				 "expected a partition name (sinfo lists "
+				 "them)");
+			goto out;
+		}
+		s->partition = xstrdup(v->valuestring);
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "time"))) {
+		if (is_integer(v, 1, 1e9))
+			s->time = xasprintf("%.0f", v->valuedouble);
+		else if (cJSON_IsString(v) && slurm_time_ok(v->valuestring))
+			s->time = xstrdup(v->valuestring);
+		else {
+			r = fail(c, PLACE("time"), v,
+				 "expected a Slurm time limit: minutes, or "
+				 "\"HH:MM:SS\", \"D-HH:MM:SS\"");
+			goto out;
+		}
+	}
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "args"))) {
+		PLACE("args");
+		if (!cJSON_IsArray(v)) {
+			r = fail(c, p, v,
+				 "expected an array of srun arguments, such as "
+				 "[\"--mem=4G\"]");
+			goto out;
+		}
+		size_t n = (size_t)cJSON_GetArraySize(v);
+		s->args = xcalloc(n + 1, sizeof(char *));
+		const cJSON *a;
+		cJSON_ArrayForEach(a, v)
+		{
+			if (!cJSON_IsString(a) || !a->valuestring[0]) {
+				char *ap = xasprintf("%s[%zu]", p, s->nargs);
+				r = fail(c, ap, a,
+					 "expected a non-empty string");
+				free(ap);
+				goto out;
+			}
+			s->args[s->nargs++] = xstrdup(a->valuestring);
+		}
+	}
+out:
+#undef PLACE
+	free(p);
+	return r;
+}
+
+static int parse_launch(struct ctx *c, const char *place, const cJSON *o,
+			struct worker_spec *w)
+{
+	char *p = NULL;
+	int r = 0;
+	const cJSON *v, *hosts, *slurm;
+	enum launcher named = LAUNCH_LOCAL;
+	bool have_named = false;
+#define PLACE(key) (free(p), p = xasprintf("%s.%s", place, key))
+	if ((v = cJSON_GetObjectItemCaseSensitive(o, "launcher"))) {
+		have_named = true;
+		if (cJSON_IsString(v) && strcmp(v->valuestring, "local") == 0)
+			named = LAUNCH_LOCAL;
+		else if (cJSON_IsString(v) &&
+			 strcmp(v->valuestring, "ssh") == 0)
+			named = LAUNCH_SSH;
+		else if (cJSON_IsString(v) &&
+			 strcmp(v->valuestring, "slurm") == 0)
+			named = LAUNCH_SLURM;
+		else {
+			r = fail(c, PLACE("launcher"), v,
+				 "expected \"local\", \"ssh\" (with \"hosts\") "
+				 "or \"slurm\"");
+			goto out;
+		}
+	}
+	hosts = cJSON_GetObjectItemCaseSensitive(o, "hosts");
+	slurm = cJSON_GetObjectItemCaseSensitive(o, "slurm");
+	if (hosts) {
+		if (have_named && named != LAUNCH_SSH) {
+			r = fail(c, PLACE("hosts"), NULL,
+				 "only for workers started over ssh, but "
+				 "\"launcher\" is \"%s\" (Slurm places its "
+				 "steps itself)",
+				 named == LAUNCH_SLURM ? "slurm" : "local");
+			goto out;
+		}
+		if ((r = parse_hosts(c, PLACE("hosts"), hosts, w)))
+			goto out;
+	} else if (named == LAUNCH_SSH) {
+		r = fail(c, PLACE("hosts"), NULL,
+			 "missing: \"launcher\": \"ssh\" needs the hosts to "
+			 "run on, such as [\"gpu1\", \"4/gpu2\"]");
+		goto out;
+	}
+	if (named == LAUNCH_SLURM)
+		w->launcher = LAUNCH_SLURM;
+	if (slurm) {
+		if (w->launcher != LAUNCH_SLURM) {
+			r = fail(c, PLACE("slurm"), NULL,
+				 "only with \"launcher\": \"slurm\"");
+			goto out;
+		}
+		r = parse_slurm(c, PLACE("slurm"), slurm, &w->slurm);
+	}
+out:
+#undef PLACE
+	free(p);
+	return r;
 }
 
 /* "batch": {"max_size": N, "max_delay": SECS} (spool protocol only). */
@@ -408,7 +680,8 @@ static int parse_batch(struct ctx *c, const char *place, const cJSON *v,
 static const char *const spec_keys[] = {
 	"name",      "cmd",      "protocol", "spawn",   "env",
 	"cwd",       "replicas", "inflight", "timeout", "startup_timeout",
-	"max_tasks", "ready",    "buffered", "batch",
+	"max_tasks", "ready",    "buffered", "batch",   "hosts",
+	"launcher",  "slurm",
 };
 
 static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
@@ -425,6 +698,9 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	w->replicas = 1;
 	w->startup_timeout = 60;
 	w->inflight = 0; /* auto */
+	/* Known before cmd and cwd are read: theirs are remote paths. */
+	if (cJSON_GetObjectItemCaseSensitive(o, "hosts"))
+		w->launcher = LAUNCH_SSH;
 
 	const cJSON *v;
 	cJSON_ArrayForEach(v, o)
@@ -530,8 +806,12 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 		char *cwd = NULL;
 		if ((r = get_string(c, PLACE("cwd"), v, true, &cwd)))
 			goto out;
-		w->cwd = resolve(c->dir, cwd);
-		free(cwd);
+		if (w->launcher == LAUNCH_SSH) {
+			w->cwd = cwd; /* a directory on the remote host */
+		} else {
+			w->cwd = resolve(c->dir, cwd);
+			free(cwd);
+		}
 	}
 
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "replicas")) &&
@@ -601,6 +881,7 @@ static int parse_spec(struct ctx *c, const cJSON *o, size_t idx,
 	if ((v = cJSON_GetObjectItemCaseSensitive(o, "batch")) &&
 	    (r = parse_batch(c, PLACE("batch"), v, w)))
 		goto out;
+	r = parse_launch(c, place, o, w);
 out:
 #undef PLACE
 	free(p);
@@ -691,7 +972,7 @@ int config_parse(struct pool_config *cfg, const char *text, size_t len,
 	{
 		if ((r = parse_spec(&c, v, i, &cfg->specs[i])))
 			goto out;
-		total += cfg->specs[i].replicas;
+		total += config_spec_workers(&cfg->specs[i]);
 		i++;
 	}
 	if (total > REPLICAS_MAX * 4) {
@@ -839,6 +1120,15 @@ void config_spec_release(struct worker_spec *w)
 	}
 	free(w->env);
 	free(w->cwd);
+	for (size_t k = 0; k < w->nhosts; k++)
+		remote_host_release(&w->hosts[k]);
+	free(w->hosts);
+	free(w->slurm.gres);
+	free(w->slurm.partition);
+	free(w->slurm.time);
+	for (size_t k = 0; k < w->slurm.nargs; k++)
+		free(w->slurm.args[k]);
+	free(w->slurm.args);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -962,6 +1252,17 @@ int config_spec_from_json(const struct pool_config *cfg,
 		config_release(&one);
 		return -1;
 	}
+	/* NEEDSWORK: a worker on a host or a Slurm step, added while the
+	 * pool runs, needs the launcher's connection set up for it. */
+	if (one.specs[0].launcher != LAUNCH_LOCAL ||
+	    (tmpl && tmpl->launcher != LAUNCH_LOCAL)) {
+		buf_reset(err);
+		buf_adds(err, "add_worker: workers on other hosts or under "
+			      "Slurm cannot be added while the pool runs; list "
+			      "them in the pool config");
+		config_release(&one);
+		return -1;
+	}
 	*out = one.specs[0];
 	memset(&one.specs[0], 0, sizeof(one.specs[0]));
 	config_release(&one);
@@ -974,6 +1275,12 @@ int config_spec_from_json(const struct pool_config *cfg,
 
 char *config_expand(const char *s, long worker, long replica, const char *name)
 {
+	struct expand_at at = {worker, replica, name, NULL, 0};
+	return config_expand_at(s, &at);
+}
+
+char *config_expand_at(const char *s, const struct expand_at *at)
+{
 	struct buf b = BUF_INIT;
 	while (*s) {
 		const char *open = strchr(s, '{');
@@ -983,13 +1290,19 @@ char *config_expand(const char *s, long worker, long replica, const char *name)
 		}
 		buf_add(&b, s, (size_t)(open - s));
 		if (strncmp(open, "{worker}", 8) == 0) {
-			buf_addf(&b, "%ld", worker);
+			buf_addf(&b, "%ld", at->worker);
 			s = open + 8;
 		} else if (strncmp(open, "{replica}", 9) == 0) {
-			buf_addf(&b, "%ld", replica);
+			buf_addf(&b, "%ld", at->replica);
 			s = open + 9;
 		} else if (strncmp(open, "{name}", 6) == 0) {
-			buf_adds(&b, name);
+			buf_adds(&b, at->name);
+			s = open + 6;
+		} else if (at->host && strncmp(open, "{host}", 6) == 0) {
+			buf_adds(&b, at->host);
+			s = open + 6;
+		} else if (at->host && strncmp(open, "{slot}", 6) == 0) {
+			buf_addf(&b, "%ld", at->slot);
 			s = open + 6;
 		} else {
 			buf_addc(&b, '{');
@@ -998,4 +1311,42 @@ char *config_expand(const char *s, long worker, long replica, const char *name)
 	}
 	buf_addc(&b, '\0');
 	return b.p;
+}
+
+long config_spec_workers(const struct worker_spec *w)
+{
+	if (!w->nhosts)
+		return w->replicas;
+	long n = 0;
+	for (size_t k = 0; k < w->nhosts; k++)
+		n += w->hosts[k].slots ? w->hosts[k].slots : w->replicas;
+	return n;
+}
+
+int config_set_hosts(struct worker_spec *spec, const char *list,
+		     struct buf *err)
+{
+	const char *p = list;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char *entry = xstrndup(p, n);
+		struct buf why = BUF_INIT;
+		int r = add_host(spec, entry, &why);
+		free(entry);
+		if (r < 0) {
+			buf_reset(err);
+			buf_adds(err, "-S/--hosts: ");
+			buf_add(err, buf_data(&why), buf_used(&why));
+			buf_addc(err, '\0');
+			err->len--;
+			buf_release(&why);
+			return -1;
+		}
+		buf_release(&why);
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	spec->launcher = LAUNCH_SSH;
+	return 0;
 }

@@ -3,9 +3,24 @@
 #ifndef SPOOL_CONFIG_H
 #define SPOOL_CONFIG_H
 
+#include "remote.h"
 #include "util.h"
 
 enum protocol { PROTO_LINES, PROTO_SPOOL };
+
+/* How a spec's workers are started (SPEC section 10): as local processes,
+ * over ssh on its "hosts", or as Slurm job steps. */
+enum launcher { LAUNCH_LOCAL, LAUNCH_SSH, LAUNCH_SLURM };
+
+/* "slurm": what each worker's job step asks for.  Every key optional. */
+struct slurm_opts {
+	char *gres;         /* "gpu:1"; NULL: none */
+	long cpus_per_task; /* 0: Slurm's default */
+	char *partition;    /* NULL: the cluster's default */
+	char *time;         /* the allocation spool requests; NULL: none */
+	char **args;        /* more srun arguments; NULL-terminated */
+	size_t nargs;
+};
 enum ready_mode { READY_START, READY_LINE };
 
 struct env_pair {
@@ -33,6 +48,12 @@ struct worker_spec {
 	double batch_delay; /* hold a partial batch at most this long */
 	bool literal;       /* -c: the command is used as typed (no {name}) */
 	bool timeout_set, inflight_set;
+	enum launcher launcher;
+	/* LAUNCH_SSH: where its workers run, slots 0 meaning "replicas".
+	 * cmd[0] and cwd are then kept as written: paths on those hosts. */
+	struct remote_host *hosts;
+	size_t nhosts;
+	struct slurm_opts slurm; /* LAUNCH_SLURM */
 };
 
 struct pool_config {
@@ -72,5 +93,25 @@ void config_spec_release(struct worker_spec *w);
 
 /* Replace {worker}, {replica} and {name} in s. */
 char *config_expand(const char *s, long worker, long replica, const char *name);
+
+/* What placeholders stand for in one worker; host NULL for a local
+ * worker, whose {host} and {slot} are left alone. */
+struct expand_at {
+	long worker, replica;
+	const char *name;
+	const char *host; /* the ssh destination, as in "hosts" */
+	long slot;        /* index on its host */
+};
+char *config_expand_at(const char *s, const struct expand_at *at);
+
+/* How many workers a spec starts: its replicas, or with hosts the sum of
+ * their slots (a host without N/ gets replicas). */
+long config_spec_workers(const struct worker_spec *w);
+
+/* Parse the comma-separated host list of -S into spec's hosts (slots 0
+ * where no N/ is given).  On error returns -1 with the message in err,
+ * naming where as "-S/--hosts". */
+int config_set_hosts(struct worker_spec *spec, const char *list,
+		     struct buf *err);
 
 #endif

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "pool.h"
 #include "guard.h"
+#include "launch.h"
 #include "log.h"
 #include "remote.h"
 #include "runner.h"
@@ -318,7 +319,9 @@ static double worker_timers(struct pool *p, struct worker *w)
 	}
 	switch (w->state) {
 	case WS_BACKOFF:
-		if (!pool_wants_workers(p)) {
+		/* spool check starts each worker once, also one whose first
+		 * spawn waited for its host. */
+		if (!pool_wants_workers(p) && !(p->check && w->host_wait)) {
 			if (p->phase >= PH_SHUTDOWN || p->stop == STOP_SIGNAL ||
 			    p->stop == STOP_PIPE || p->stop == STOP_OUTPUT)
 				w->state = WS_STOPPED;
@@ -333,6 +336,12 @@ static double worker_timers(struct pool *p, struct worker *w)
 			NEAREST(w->restart_at);
 		break;
 	case WS_STARTING: {
+		if (w->ready_on_start && w->announced) {
+			worker_remote_started(p, w);
+			p->timers_acted = true;
+			if (w->state != WS_STARTING)
+				break;
+		}
 		if (w->check_until) {
 			/* spool check: a lines worker with no ready line is
 			 * up once it has lived this long. */
@@ -404,6 +413,8 @@ void pool_touch(struct pool *p, struct worker *w)
  * looked at: the cost is what is ready, not how many workers exist. */
 static double pool_timers(struct pool *p)
 {
+	/* First: a host that came up touches the workers waiting for it. */
+	double hosts_next = hosts_timers(p);
 	if (p->stop == STOP_SIGNAL && p->drain_until &&
 	    p->now >= p->drain_until) {
 		p->drain_until = 0;
@@ -444,6 +455,8 @@ static double pool_timers(struct pool *p)
 	double next = timer_next(&p->timers);
 	if (p->drain_until && (next == 0 || p->drain_until < next))
 		next = p->drain_until;
+	if (hosts_next && (next == 0 || hosts_next < next))
+		next = hosts_next;
 	if (p->batch_due && (next == 0 || p->batch_due < next))
 		next = p->batch_due;
 	if (p->dirty_time.n)
@@ -522,7 +535,8 @@ static void pool_step(struct pool *p)
 		if (p->ts.used == 0 && p->n_unwritten == 0)
 			pool_begin_shutdown(p);
 	}
-	if (p->phase == PH_SHUTDOWN && p->nlive == 0)
+	/* The workers are gone: then their connections and allocations. */
+	if (p->phase == PH_SHUTDOWN && p->nlive == 0 && hosts_stopped(p))
 		p->phase = PH_DONE;
 }
 
@@ -591,25 +605,36 @@ static void pool_make_workers(struct pool *p)
 {
 	size_t total = 0;
 	for (size_t s = 0; s < p->cfg.nspecs; s++)
-		total += (size_t)p->cfg.specs[s].replicas;
+		total += (size_t)config_spec_workers(&p->cfg.specs[s]);
 	p->w = xcalloc(total ? total : 1, sizeof(*p->w));
 	p->nw = total;
 	p->specs = xcalloc(p->cfg.nspecs, sizeof(*p->specs));
 	size_t k = 0;
 	for (size_t s = 0; s < p->cfg.nspecs; s++) {
 		const struct worker_spec *spec = &p->cfg.specs[s];
-		for (long r = 0; r < spec->replicas; r++) {
-			int same = 0;
-			for (size_t j = 0; j < k; j++)
-				if (strcmp(p->w[j]->spec->name, spec->name) ==
-				    0)
-					same++;
-			char *label = xasprintf("%s#%d", spec->name, same);
-			p->w[k] = xcalloc(1, sizeof(struct worker));
-			worker_init(p->w[k], p, &p->loop, (int)k, (int)r,
-				    (int)s, spec, label);
-			free(label);
-			k++;
+		/* With hosts: each host's workers in turn, slots from 0. */
+		size_t nentries = spec->nhosts ? spec->nhosts : 1;
+		long r = 0;
+		for (size_t e = 0; e < nentries; e++) {
+			long n = !spec->nhosts          ? spec->replicas
+				 : spec->hosts[e].slots ? spec->hosts[e].slots
+							: spec->replicas;
+			for (long slot = 0; slot < n; slot++, r++) {
+				int same = 0;
+				for (size_t j = 0; j < k; j++)
+					if (strcmp(p->w[j]->spec->name,
+						   spec->name) == 0)
+						same++;
+				char *label =
+					xasprintf("%s#%d", spec->name, same);
+				p->w[k] = xcalloc(1, sizeof(struct worker));
+				worker_init(p->w[k], p, &p->loop, (int)k,
+					    (int)r, (int)s, spec, label);
+				free(label);
+				hosts_bind(p, p->w[k],
+					   spec->nhosts ? (long)e : -1, slot);
+				k++;
+			}
 		}
 	}
 }
@@ -720,6 +745,9 @@ static int pool_setup(struct pool *p, const struct spool_opts *o, bool check)
 				return SPOOL_EXIT_USAGE;
 			}
 	}
+	int hrc = hosts_setup(p, o);
+	if (hrc != 0)
+		return hrc;
 	raise_fd_limit();
 	pool_make_workers(p);
 	/* inflight auto keeps about half a millisecond of work queued at
@@ -750,7 +778,7 @@ static int pool_start(struct pool *p)
 		return SPOOL_EXIT_NOPOOL;
 	p->now = p->t_start = mono_now();
 	p->wall0 = wall_now() - p->now;
-	return 0;
+	return hosts_start(p);
 }
 
 static void pool_teardown(struct pool *p)
@@ -766,6 +794,8 @@ static void pool_teardown(struct pool *p)
 		free(p->extra[i]);
 	}
 	free(p->extra);
+	/* Before the guard goes: it ends what is still registered. */
+	hosts_release(p);
 	guard_stop(p);
 	task_store_release(&p->ts);
 	idq_release(&p->suspects);
@@ -865,6 +895,7 @@ int spool_run(const struct spool_opts *o)
 		spawn_all(&p);
 		pool_loop(&p);
 		runner_finish(&r);
+		hosts_summary(&p);
 		rc = pool_exit_status(&p);
 	}
 	if (have_runner)
@@ -889,10 +920,19 @@ int spool_check(const struct spool_opts *o)
 	pool_loop(&p);
 	size_t up = 0;
 	struct buf b = BUF_INIT;
+	bool *said = xcalloc(p.hosts.n + 1, sizeof(bool));
 	for (size_t i = 0; i < p.nw; i++) {
 		struct worker *w = p.w[i];
 		bool ok = w->came_up;
+		/* Each host once, before its first worker: could it be
+		 * reached, and how fast. */
+		if (w->host >= 0 && !said[w->host]) {
+			said[w->host] = true;
+			hosts_check_line(&p, (size_t)w->host, &b);
+		}
 		buf_addf(&b, "%s\tpid %d\t", w->label, (int)w->last_pid);
+		if (w->host_name)
+			buf_addf(&b, "on %s\t", w->host_name);
 		if (ok) {
 			up++;
 			buf_adds(&b, "ready in ");
@@ -913,6 +953,7 @@ int spool_check(const struct spool_opts *o)
 		}
 		buf_addc(&b, '\n');
 	}
+	free(said);
 	(void)write_all(1, b.p, b.len);
 	buf_release(&b);
 	rc = up == p.nw ? SPOOL_EXIT_OK
@@ -931,8 +972,24 @@ int spool_dry_run(const struct spool_opts *o)
 		return rc;
 	}
 	struct buf b = BUF_INIT;
+	bool *said = xcalloc(p.hosts.n + 1, sizeof(bool));
+	const char *job = getenv("SLURM_JOB_ID");
 	for (size_t i = 0; i < p.nw; i++) {
 		struct worker *w = p.w[i];
+		if (w->host >= 0 && !said[w->host] &&
+		    w->spec->launcher == LAUNCH_SLURM && !(job && *job)) {
+			/* The allocation spool would hold for the run. */
+			const struct host *h = &p.hosts.h[w->host];
+			char **av = launch_salloc_argv(
+				&w->spec->slurm, (long)h->nworkers, "spool");
+			buf_addf(&b, "slurm allocation for workers[%d]\t",
+				 w->spec_index);
+			shell_quote_argv(&b, av);
+			buf_addc(&b, '\n');
+			remote_argv_free(av);
+		}
+		if (w->host >= 0)
+			said[w->host] = true;
 		char **argv = worker_argv(w);
 		char **env = worker_env_extra(w);
 		char *cwd = worker_cwd(w);
@@ -952,10 +1009,25 @@ int spool_dry_run(const struct spool_opts *o)
 			shell_quote_argv(&b, one);
 			buf_addc(&b, '\n');
 		}
+		if (w->spec->launcher != LAUNCH_LOCAL) {
+			/* What spool itself runs for it, here. */
+			struct launch_cmd lc;
+			struct buf why = BUF_INIT;
+			if (w->host_name)
+				buf_addf(&b, "\thost %s\n", w->host_name);
+			if (launch_command(w, &lc, &why) == 0) {
+				buf_adds(&b, "\tlocal ");
+				shell_quote_argv(&b, lc.argv);
+				buf_addc(&b, '\n');
+				launch_cmd_release(&lc);
+			}
+			buf_release(&why);
+		}
 		worker_strv_free(argv);
 		worker_strv_free(env);
 		free(cwd);
 	}
+	free(said);
 	rc = write_all(1, b.p, b.len) == 0 ? SPOOL_EXIT_OK : SPOOL_EXIT_FAILED;
 	buf_release(&b);
 	pool_teardown(&p);

@@ -17,6 +17,7 @@
 #define SPOOL_POOL_H
 
 #include "config.h"
+#include "hosts.h"
 #include "idmap.h"
 #include "idq.h"
 #include "loop.h"
@@ -135,6 +136,7 @@ enum stop_reason {
 	STOP_OUTPUT,  /* stdout could not be written (a full disk) */
 	STOP_CHECK,   /* spool check: every worker reported */
 	STOP_CHANGED, /* --resume: an input line differs from the joblog */
+	STOP_NOPOOL,  /* no worker could ever run (no Slurm allocation) */
 };
 
 struct pool {
@@ -184,6 +186,7 @@ struct pool {
 	bool signals_set; /* the signal mask and dispositions were changed */
 	int guard_fd;     /* to the guard process; -1 when there is none */
 	pid_t guard_pid;
+	struct hosts hosts; /* where remote workers run (hosts.h) */
 
 	enum run_phase phase;
 	enum stop_reason stop;
@@ -283,6 +286,10 @@ void pool_hold_answers(struct pool *p, bool hold);
 /* Room in the window for another task. */
 static inline bool pool_has_room(const struct pool *p)
 {
+	/* No task is read while every worker waits for a Slurm allocation:
+	 * if none comes, the run ends before reading any. */
+	if (UNLIKELY(p->hosts.hold))
+		return false;
 	/* Tasks in flight on a buffered worker keep its pipe full; they are
 	 * bounded by its window, not by -q (or -q would stop the input that
 	 * makes it flush). */
@@ -402,5 +409,9 @@ bool pool_wants_workers(const struct pool *p);
 void spawn_worker(struct pool *p, struct worker *w);
 void pool_reap(struct pool *p);
 void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus);
+/* A remote worker's guard said it runs: it may be ready now. */
+void worker_remote_started(struct pool *p, struct worker *w);
+/* A spec's workers can no longer run (its Slurm allocation is gone). */
+void pool_spec_lost(struct pool *p, int spec_index, const char *why);
 
 #endif

@@ -251,7 +251,7 @@ void remote_host_release(struct remote_host *h)
 /* ---- the remote command ---------------------------------------------- */
 
 int remote_command(struct buf *b, char *const argv[], char *const env[],
-		   const char *cwd, struct buf *err)
+		   const char *cwd, unsigned flags, struct buf *err)
 {
 	if (!argv || !argv[0]) {
 		buf_adds(err, "a remote worker needs a command");
@@ -271,6 +271,8 @@ int remote_command(struct buf *b, char *const argv[], char *const env[],
 	buf_adds(b, "exec perl -e 'eval pack(q{H*},q{");
 	buf_adds(b, remote_guard_hex);
 	buf_adds(b, "});die $@ if $@' --");
+	if (flags & REMOTE_ANNOUNCE)
+		buf_adds(b, " -R");
 	if (cwd) {
 		buf_adds(b, " -C ");
 		shell_quote(b, cwd);

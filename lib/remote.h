@@ -23,7 +23,7 @@
  *	struct remote_host h;
  *	if (remote_host_parse(&h, "4/alice@gpu2", replicas, &err) < 0) ...
  *	struct buf cmd = BUF_INIT;
- *	if (remote_command(&cmd, argv, env, cwd, &err) < 0) ...
+ *	if (remote_command(&cmd, argv, env, cwd, 0, &err) < 0) ...
  *	char **av = remote_ssh_argv(&ssh, sock, h.dest, cmd.p);
  *	... execvp(av[0], av) ...
  *	remote_argv_free(av);
@@ -74,6 +74,14 @@ void remote_host_release(struct remote_host *h);
 /* The most slots one host entry may ask for. */
 #define REMOTE_SLOTS_MAX 100000L
 
+/* remote_command flags: REMOTE_ANNOUNCE makes the guard write one line
+ * on stderr once the worker runs (its exec worked):
+ * REMOTE_STARTED "PID on HOST", PID the worker's (its process group's)
+ * on that host.  A worker that never says so never started there: the
+ * connection failed, or its command could not be run. */
+#define REMOTE_ANNOUNCE 1u
+#define REMOTE_STARTED "spool-guard: started "
+
 /* Append the remote command line that runs argv (NULL-terminated, at
  * least one word) under the guard, in cwd (NULL: the login directory)
  * with env (NULL-terminated "NAME=VALUE" strings, or NULL) added to the
@@ -81,7 +89,7 @@ void remote_host_release(struct remote_host *h);
  * a message in err when argv is empty or an env entry has no NAME=.
  * b->p is NUL-terminated after the command (the NUL not in b->len). */
 int remote_command(struct buf *b, char *const argv[], char *const env[],
-		   const char *cwd, struct buf *err);
+		   const char *cwd, unsigned flags, struct buf *err);
 
 /* The ssh client: --ssh COMMAND / SPOOL_SSH split into words (default
  * "ssh"), e.g. "ssh -F ./ssh_config -i 'my key'".  No shell runs it:

@@ -4,7 +4,10 @@
 # nothing has to be installed on the remote host and every login shell
 # parses the line the same way (lib/remote.c builds it):
 #   exec perl -e 'eval pack(q{H*},q{HEX});die $@ if $@' -- \
-#       [-C DIR] [-E NAME=VALUE]... -- WORKER [ARG]...
+#       [-R] [-C DIR] [-E NAME=VALUE]... -- WORKER [ARG]...
+# With -R it says on stderr, in one line starting "spool-guard: started",
+# once WORKER runs: spool then knows that the connection works and the
+# worker exists (a worker that never gets that far is a failed spawn).
 # It needs only perl-base (strict, warnings, POSIX), which Debian and Ubuntu
 # always have.  Before encoding, the build drops whole-line comments and
 # indentation: keep comments on lines of their own, and let no line of a
@@ -17,7 +20,7 @@
 # group down as soon as the ssh session is gone.
 use strict;
 use warnings;
-use POSIX qw(WNOHANG ENOENT setpgid _exit uname);
+use POSIX qw(WNOHANG ENOENT EINTR setpgid _exit uname);
 
 # Seconds between TERM and KILL for a worker group that must go.
 my $grace = 2;
@@ -32,9 +35,14 @@ sub fail {
 
 # The worker's directory and environment come as options, as ssh passes
 # no environment and a shell's cd would speak each shell's own words.
-my $cwd;
+my ($cwd, $announce);
 while (@ARGV && $ARGV[0] ne '--') {
-	my ($opt, $val) = splice(@ARGV, 0, 2);
+	my $opt = shift @ARGV;
+	if ($opt eq '-R') {
+		$announce = 1;
+		next;
+	}
+	my $val = shift @ARGV;
 	if ($opt eq '-C' && defined $val) {
 		$cwd = $val;
 	} elsif ($opt eq '-E' && defined $val && $val =~ /^([^=]+)=(.*)$/s) {
@@ -57,17 +65,31 @@ my $gone = 0;
 $SIG{$_} = sub { $gone = 1 } for qw(HUP TERM INT PIPE);
 $SIG{CHLD} = sub { };
 
+# perl makes pipes close-on-exec: end of file on $ran means the exec
+# worked; a byte, that it failed.
+pipe(my $ran, my $ran_w) or fail(126, "cannot make a pipe: $!");
 my $pid = fork;
 defined $pid or fail(126, "cannot fork: $!");
 if ($pid == 0) {
+	close $ran;
 	setpgid(0, 0);
 	# Our own message says it better than perl's warning.
 	no warnings 'exec';
-	exec { $ARGV[0] } @ARGV or
-		fail($! == ENOENT ? 127 : 126, "cannot run '$ARGV[0]': $!");
+	exec { $ARGV[0] } @ARGV;
+	my ($code, $why) = ($! == ENOENT ? 127 : 126, "$!");
+	syswrite $ran_w, 'x';
+	fail($code, "cannot run '$ARGV[0]': $why");
 }
+close $ran_w;
 # The parent sets the group too, so it exists before any kill below.
 setpgid($pid, $pid);
+my $got;
+do {
+	$got = sysread $ran, my $byte, 1;
+} while (!defined $got && $! == EINTR);
+close $ran;
+# One write, so it stays one line among the worker's own.
+syswrite STDERR, "spool-guard: started $pid on $host\n" if $announce && !$got;
 
 # sshd hands a command pipes on Linux.  When sshd drops the session, the
 # write end of our stdout turns readable (an error) the moment its reader

@@ -54,6 +54,10 @@ struct spool_opts {
 	const char *listen_path;   /* serve --listen PATH */
 	const char *const *inputs; /* FILEs; none or "-" is stdin */
 	size_t ninputs;
+
+	/* Workers on other machines (SPEC section 10). */
+	const char *hosts;       /* -S: the -c workers on these ssh hosts */
+	const char *ssh_command; /* --ssh; NULL: $SPOOL_SSH, else ssh */
 };
 
 void spool_opts_init(struct spool_opts *o);

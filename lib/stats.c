@@ -142,6 +142,13 @@ void stats_json(struct pool *p, const struct latency_hist *h, double wall,
 			buf_adds(b, "null");
 		buf_adds(b, ",\"spawn_result\":");
 		buf_adds(b, w->spawn_result ? w->spawn_result : "null");
+		/* Where it ran: null here, else its ssh host or allocation. */
+		const char *host = hosts_name(p, w);
+		buf_adds(b, ",\"host\":");
+		if (host)
+			buf_add_json_string(b, host, strlen(host));
+		else
+			buf_adds(b, "null");
 		if (w->spec->batch_max) {
 			buf_addf(b, ",\"batch\":{\"batches\":%llu,\"mean\":",
 				 (unsigned long long)w->st_batches);
@@ -228,6 +235,7 @@ static void stats_text(struct pool *p, const struct latency_hist *h,
 			 w->spawn_result ? w->spawn_result : "-");
 		buf_release(&sp);
 	}
+	hosts_stats_text(p, &b);
 	log_write(b.p, b.len);
 	buf_release(&b);
 }

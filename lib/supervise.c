@@ -58,6 +58,34 @@ static void give_up_spec(struct pool *p, int spec_index, const char *why)
 			p->w[i]->state = WS_GIVEN_UP;
 }
 
+/* A host gives up for a spec: its slots waiting to respawn go; the
+ * spec goes when every one of its hosts has. */
+static void give_up_host(struct pool *p, int hsi, const char *why)
+{
+	struct host_spec *hs = &p->hosts.hs[hsi];
+	if (hs->given_up)
+		return;
+	hs->given_up = true;
+	hs->why = xstrdup(why);
+	const struct worker_spec *spec =
+		(size_t)hs->spec_index < p->cfg.nspecs
+			? &p->cfg.specs[hs->spec_index]
+			: p->extra[hs->spec_index - (int)p->cfg.nspecs];
+	log_error("giving up on host %s for worker \"%s\" (workers[%d] in "
+		  "%s): %s",
+		  p->hosts.h[hs->host_index].name, spec->name, hs->spec_index,
+		  p->cfg.label, why);
+	for (size_t i = 0; i < p->nw; i++)
+		if (p->w[i]->hs == hsi && p->w[i]->state == WS_BACKOFF &&
+		    p->w[i]->done == 0)
+			p->w[i]->state = WS_GIVEN_UP;
+	for (size_t k = 0; k < p->hosts.nhs; k++)
+		if (p->hosts.hs[k].spec_index == hs->spec_index &&
+		    !p->hosts.hs[k].given_up)
+			return;
+	give_up_spec(p, hs->spec_index, "every one of its hosts was given up");
+}
+
 /* When no worker is left and none can come back, fail what remains. */
 static void check_workers_left(struct pool *p)
 {
@@ -72,6 +100,34 @@ static void check_workers_left(struct pool *p)
 		    &p->n_no_workers);
 }
 
+void pool_spec_lost(struct pool *p, int spec_index, const char *why)
+{
+	give_up_spec(p, spec_index, why);
+	for (size_t i = 0; i < p->nw; i++) {
+		struct worker *w = p->w[i];
+		if (w->spec_index != spec_index || w->pid > 0)
+			continue;
+		if (w->state == WS_BACKOFF)
+			w->state = WS_GIVEN_UP;
+		if (!w->fault_msg)
+			w->fault_msg = xstrdup(why);
+	}
+	check_workers_left(p);
+}
+
+void worker_remote_started(struct pool *p, struct worker *w)
+{
+	w->ready_on_start = false;
+	if (w->state != WS_STARTING)
+		return;
+	if (p->check) {
+		/* Up if it still runs a moment after it started there. */
+		w->check_until = p->now + CHECK_GRACE;
+		return;
+	}
+	worker_ready(p, w, NULL);
+}
+
 /* Tasks came back while draining: workers that ended for want of work
  * (their input closed at the end) start again for them, one per task at
  * most, or the tasks would wait for a single worker. */
@@ -83,7 +139,8 @@ static void revive_stopped(struct pool *p, const struct worker *dead)
 	for (size_t i = 0; i < p->nw && want > 1; i++) {
 		struct worker *o = p->w[i];
 		if (o == dead || o->state != WS_STOPPED ||
-		    p->specs[o->spec_index].given_up)
+		    p->specs[o->spec_index].given_up ||
+		    (o->hs >= 0 && p->hosts.hs[o->hs].given_up))
 			continue;
 		o->state = WS_BACKOFF;
 		o->restart_at = p->now;
@@ -95,6 +152,15 @@ static void revive_stopped(struct pool *p, const struct worker *dead)
 void spawn_worker(struct pool *p, struct worker *w)
 {
 	struct buf why = BUF_INIT;
+	int may = hosts_may_spawn(p, w);
+	if (may == 0)
+		return; /* its host is connecting */
+	if (may < 0) {
+		w->state = WS_GIVEN_UP;
+		log_verbose("worker %s given up: its host is gone", w->label);
+		check_workers_left(p);
+		return;
+	}
 	if (w->last_pid)
 		w->st_restarts++;
 	if (worker_spawn(w, p->now, p->guard_fd, &why) != 0) {
@@ -126,6 +192,11 @@ void spawn_worker(struct pool *p, struct worker *w)
 		w->state = WS_STARTING;
 	} else if (w->spec->ready == READY_LINE) {
 		w->state = WS_STARTING;
+	} else if (w->announce) {
+		/* Over ssh: ready once it runs there, so a host that cannot
+		 * be reached is never sent a task. */
+		w->state = WS_STARTING;
+		w->ready_on_start = true;
 	} else if (p->check) {
 		/* Nothing says it is ready: it is up if it is still running
 		 * a moment later (a failed import exits at once). */
@@ -213,7 +284,11 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	bool clean = WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
 
 	struct buf why = BUF_INIT;
-	buf_addf(&why, "worker %s (pid %d) ", w->label, (int)pid);
+	if (w->host_name)
+		buf_addf(&why, "worker %s on %s (pid %d) ", w->label,
+			 w->host_name, (int)pid);
+	else
+		buf_addf(&why, "worker %s (pid %d) ", w->label, (int)pid);
 	size_t head = why.len;
 	death_reason(p, w, wstatus, &why);
 	buf_addc(&why, '\0');
@@ -286,8 +361,19 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	}
 
 	struct spec_state *s = &p->specs[w->spec_index];
+	/* Spawn failures of a remote worker count on its host, for its
+	 * spec: an unreachable host is given up, the others go on. */
+	struct host_spec *hs = w->hs >= 0 ? &p->hosts.hs[w->hs] : NULL;
+	int *failures = hs ? &hs->failures : &s->failures;
 	if (spawn_failure && !p->check) {
-		s->failures++;
+		if (hs) {
+			/* A task finished there since: a fresh count. */
+			uint64_t done = hosts_done(p, w->hs);
+			if (done != hs->mark)
+				hs->failures = 0;
+			hs->mark = done;
+		}
+		(*failures)++;
 		/* It ended by itself (a broken pipe on its stdin is a symptom
 		 * of the same exit, not a cause). */
 		bool by_itself =
@@ -296,11 +382,22 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		bool not_found = WIFEXITED(wstatus) && by_itself &&
 				 (WEXITSTATUS(wstatus) == 127 ||
 				  WEXITSTATUS(wstatus) == 126);
-		if (not_found)
+		if (not_found && hs)
+			give_up_host(p, w->hs,
+				     "its command cannot be run there (exit "
+				     "status 126/127)");
+		else if (not_found)
 			give_up_spec(p, w->spec_index,
 				     "its command cannot be run (exit status "
 				     "126/127)");
-		else if (s->failures >= SPAWN_FAILURES_MAX) {
+		else if (*failures >= SPAWN_FAILURES_MAX && hs) {
+			/* With ssh's own words: why the host failed. */
+			char *msg = xasprintf("%d failed spawns in a row; the "
+					      "last: %s",
+					      *failures, why.p + head);
+			give_up_host(p, w->hs, msg);
+			free(msg);
+		} else if (*failures >= SPAWN_FAILURES_MAX) {
 			char msg[96];
 			snprintf(msg, sizeof(msg), "%d failed spawns in a row",
 				 s->failures);
@@ -316,7 +413,8 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 		w->state = WS_GIVEN_UP;
 	} else if (p->check || !pool_wants_workers(p)) {
 		w->state = WS_STOPPED;
-	} else if (s->given_up && !w->recycle && w->done == 0) {
+	} else if ((s->given_up || (hs && hs->given_up)) && !w->recycle &&
+		   w->done == 0) {
 		w->state = WS_GIVEN_UP;
 		log_verbose("worker %s given up", w->label);
 	} else if (w->recycle) {
@@ -332,7 +430,7 @@ void pool_worker_reaped(struct pool *p, struct worker *w, int wstatus)
 	} else {
 		w->state = WS_BACKOFF;
 		w->restart_at =
-			p->now + backoff_delay(spawn_failure ? s->failures : 1);
+			p->now + backoff_delay(spawn_failure ? *failures : 1);
 		log_verbose("worker %s restarting in %.1fs", w->label,
 			    w->restart_at - p->now);
 	}
@@ -358,17 +456,23 @@ void pool_reap(struct pool *p)
 			guard_died(p);
 			continue;
 		}
+		struct worker *w = NULL;
+		for (size_t i = 0; i < p->nw && !w; i++)
+			if (p->w[i]->pid == pid)
+				w = p->w[i];
 		/* The leader is a zombie, so its group id is still its own:
 		 * take down whatever it left running before reaping it (and
-		 * tell the guard first: once reaped, the id may be reused). */
+		 * tell the guard first: once reaped, the id may be reused).
+		 * Not srun's: its group holds the shepherd that cancels the
+		 * step when srun is gone. */
 		guard_tell(p, '-', pid);
-		(void)kill(-pid, SIGKILL);
+		if (!w || w->spec->launcher != LAUNCH_SLURM)
+			(void)kill(-pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		for (size_t i = 0; i < p->nw; i++)
-			if (p->w[i]->pid == pid) {
-				pool_worker_reaped(p, p->w[i], st);
-				break;
-			}
+		if (w)
+			pool_worker_reaped(p, w, st);
+		else
+			(void)hosts_reaped(p, pid, st);
 	}
 }

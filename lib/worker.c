@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "worker.h"
 #include "guard.h"
+#include "launch.h"
 #include "log.h"
+#include "remote.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +71,7 @@ void worker_init(struct worker *w, struct pool *p, struct loop *loop, int index,
 	w->fd_in = w->fd_out = w->fd_err = -1;
 	w->w_in = w->w_out = w->w_err = -1;
 	idq_init(&w->fl, 64);
+	w->host = w->hs = -1;
 	linebuf_init(&w->rbuf, SPOOL_LINE_MAX);
 	w->rbuf.final_partial = false;
 	linebuf_init(&w->ebuf, STDERR_LINE_MAX);
@@ -83,6 +86,7 @@ void worker_release(struct worker *w)
 	linebuf_release(&w->ebuf);
 	free(w->fault_msg);
 	free(w->spawn_result);
+	free(w->remote_pid);
 	free(w->batch_left);
 	idq_release(&w->fl);
 	for (unsigned i = 0; i < WORKER_TAIL_LINES; i++)
@@ -90,15 +94,23 @@ void worker_release(struct worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* Its placeholders' values. */
+static struct expand_at expand_vars(const struct worker *w)
+{
+	struct expand_at at = {w->index, w->replica, w->spec->name,
+			       w->host_name, w->slot};
+	return at;
+}
+
 char **worker_env_extra(const struct worker *w)
 {
 	const struct worker_spec *s = w->spec;
-	char **extra = xcalloc(s->nenv + 6, sizeof(char *));
+	struct expand_at at = expand_vars(w);
+	char **extra = xcalloc(s->nenv + 8, sizeof(char *));
 	size_t k = 0;
 	bool py_set = false;
 	for (size_t i = 0; i < s->nenv; i++) {
-		char *val = config_expand(s->env[i].val, w->index, w->replica,
-					  s->name);
+		char *val = config_expand_at(s->env[i].val, &at);
 		extra[k++] = xasprintf("%s=%s", s->env[i].key, val);
 		free(val);
 		if (strcmp(s->env[i].key, "PYTHONUNBUFFERED") == 0)
@@ -108,6 +120,11 @@ char **worker_env_extra(const struct worker *w)
 	extra[k++] = xasprintf("SPOOL_REPLICA=%d", w->replica);
 	extra[k++] = xasprintf("SPOOL_NAME=%s", s->name);
 	extra[k++] = xasprintf("SPOOL_SPAWN=%s", s->spawn_json);
+	if (w->host_name) {
+		/* A -c command is never rewritten: it reads these. */
+		extra[k++] = xasprintf("SPOOL_HOST=%s", w->host_name);
+		extra[k++] = xasprintf("SPOOL_SLOT=%ld", w->slot);
+	}
 	if (!py_set)
 		extra[k++] = xstrdup("PYTHONUNBUFFERED=1");
 	return extra;
@@ -116,23 +133,22 @@ char **worker_env_extra(const struct worker *w)
 char **worker_argv(const struct worker *w)
 {
 	const struct worker_spec *s = w->spec;
+	struct expand_at at = expand_vars(w);
 	char **argv = xcalloc(s->ncmd + 1, sizeof(char *));
 	for (size_t i = 0; i < s->ncmd; i++)
 		argv[i] = s->literal ? xstrdup(s->cmd[i])
-				     : config_expand(s->cmd[i], w->index,
-						     w->replica, s->name);
+				     : config_expand_at(s->cmd[i], &at);
 	return argv;
 }
 
 char *worker_cwd(const struct worker *w)
 {
 	const struct worker_spec *s = w->spec;
-	return s->cwd ? config_expand(s->cwd, w->index, w->replica, s->name)
-		      : NULL;
+	struct expand_at at = expand_vars(w);
+	return s->cwd ? config_expand_at(s->cwd, &at) : NULL;
 }
 
-/* The child's environment: spool's, then the spec's env, then SPOOL_*. */
-static char **build_env(const struct worker *w)
+char **worker_env(const struct worker *w)
 {
 	char **extra = worker_env_extra(w);
 	size_t k = 0;
@@ -218,6 +234,8 @@ struct exec_plan {
 	char **sh_argv;
 	char **envp;
 	const char *cwd;
+	char guard_op; /* as it is registered with the guard */
+	int deathsig;  /* sent to it when spool dies */
 };
 
 /* In the child, between vfork and exec: it shares spool's memory, so it
@@ -231,12 +249,12 @@ static NORETURN void child_exec(const struct exec_plan *x, pid_t parent, int in,
 	 * and spool can signal the worker with all it started. */
 	(void)setpgid(0, 0);
 	/* Never outlive spool. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+	if (prctl(PR_SET_PDEATHSIG, x->deathsig) != 0 || getppid() != parent)
 		_exit(1);
 	/* The guard ends this group if spool dies: told before anything
 	 * the worker starts can exist. */
-	if (guard >= 0)
-		guard_tell_fd(guard, '+', getpid());
+	if (guard >= 0 && x->guard_op)
+		guard_tell_fd(guard, x->guard_op, getpid());
 	if (child_nofile_saved)
 		(void)setrlimit(RLIMIT_NOFILE, &child_nofile);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
@@ -311,9 +329,12 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	int prep[2] = {-1, -1};
-	char **argv = worker_argv(w);
-	char **envp = build_env(w);
-	char *cwd = worker_cwd(w);
+	struct launch_cmd lc;
+	if (launch_command(w, &lc, why) != 0)
+		return -1;
+	char **argv = lc.argv;
+	char **envp = lc.envp;
+	char *cwd = lc.cwd;
 	size_t argc = 0;
 	while (argv[argc])
 		argc++;
@@ -337,7 +358,8 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	set_pipe_size(pin[1]);
 	set_pipe_size(pout[1]);
 
-	struct exec_plan x = {path, argv, sh_argv, envp, cwd};
+	struct exec_plan x = {path, argv,        sh_argv, envp,
+			      cwd,  lc.guard_op, SIGKILL};
 	int fds[4] = {pin[0], pout[1], perr[1], prep[1]};
 	pid_t pid = spawn_child(&x, fds, guard_fd);
 	if (pid < 0) {
@@ -388,6 +410,7 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	fd_set_nonblock(w->fd_out, true);
 	fd_set_nonblock(w->fd_err, true);
 	w->spawned_at = now;
+	w->done_before += w->done;
 	w->sent = w->done = 0;
 	w->nflight = 0;
 	w->fl.head = w->fl.len = 0;
@@ -414,6 +437,10 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	w->bytes_inflight = 0;
 	w->last_answer = now;
 	w->close_when_sent = false;
+	/* Over ssh the process runs before its worker does: the guard
+	 * says when it does. */
+	w->announce = w->spec->launcher == LAUNCH_SSH;
+	w->announced = false;
 	ret = 0;
 out:
 	for (int i = 0; i < 2; i++) {
@@ -426,12 +453,67 @@ out:
 		if (prep[i] >= 0)
 			close(prep[i]);
 	}
-	worker_strv_free(argv);
-	worker_strv_free(envp);
+	launch_cmd_release(&lc);
 	free(sh_argv);
 	free(path);
-	free(cwd);
 	return ret;
+}
+
+pid_t proc_spawn(char **argv, const int fds[3], int guard_fd, char guard_op,
+		 int deathsig, struct buf *why)
+{
+	int prep[2] = {-1, -1};
+	pid_t pid = -1;
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	char **sh_argv = xcalloc(argc + 2, sizeof(char *));
+	int find_err = 0;
+	char *path = find_program(argv[0], environ, &find_err);
+	if (!path) {
+		buf_addf(why, "cannot run %s: %s", argv[0], strerror(find_err));
+		goto out;
+	}
+	sh_argv[0] = "sh";
+	sh_argv[1] = path;
+	for (size_t i = 1; i < argc; i++)
+		sh_argv[i + 1] = argv[i];
+	if (pipe2(prep, O_CLOEXEC)) {
+		buf_addf(why, "cannot make a pipe: %s", strerror(errno));
+		goto out;
+	}
+	struct exec_plan x = {path, argv,     sh_argv, environ,
+			      NULL, guard_op, deathsig};
+	int all[4] = {fds[0], fds[1], fds[2], prep[1]};
+	pid = spawn_child(&x, all, guard_fd);
+	if (pid < 0) {
+		buf_addf(why, "cannot fork: %s", strerror(errno));
+		goto out;
+	}
+	(void)setpgid(pid, pid);
+	close(prep[1]);
+	prep[1] = -1;
+	struct spawn_report rep;
+	ssize_t r;
+	do
+		r = read(prep[0], &rep, sizeof(rep));
+	while (r < 0 && errno == EINTR);
+	if (r == (ssize_t)sizeof(rep)) {
+		if (guard_fd >= 0 && guard_op)
+			guard_tell_fd(guard_fd, '-', pid);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		buf_addf(why, "cannot run %s: %s", argv[0], strerror(rep.err));
+		pid = -1;
+	}
+out:
+	if (prep[0] >= 0)
+		close(prep[0]);
+	if (prep[1] >= 0)
+		close(prep[1]);
+	free(sh_argv);
+	free(path);
+	return pid;
 }
 
 void worker_signal(struct worker *w, int sig)
@@ -439,6 +521,12 @@ void worker_signal(struct worker *w, int sig)
 	if (w->pid <= 0)
 		return;
 	w->signalled = true;
+	/* srun alone: a signal to its group reaches the shepherd that
+	 * would cancel the step, which then runs on (REMOTE.md). */
+	if (w->spec->launcher == LAUNCH_SLURM) {
+		(void)kill(w->pid, sig);
+		return;
+	}
 	if (kill(-w->pid, sig) != 0)
 		(void)kill(w->pid, sig);
 }
@@ -524,6 +612,24 @@ static void add_tail(struct worker *w, const char *line, size_t n)
 		w->tail_n++;
 }
 
+/* The remote guard's word that the worker runs: taken out of its
+ * stderr, and the pool looks at it again (it may now be ready). */
+static bool remote_started(struct worker *w, const char *line, size_t n)
+{
+	size_t k = strlen(REMOTE_STARTED);
+	if (n < k || memcmp(line, REMOTE_STARTED, k) != 0)
+		return false;
+	w->announce = false;
+	w->announced = true;
+	w->started_s = mono_now() - w->spawned_at;
+	free(w->remote_pid);
+	w->remote_pid = xstrndup(line + k, strcspn(line + k, " \n"));
+	log_verbose("worker %s runs on %s as pid %s, %.0f ms after its spawn",
+		    w->label, w->host_name, w->remote_pid, w->started_s * 1e3);
+	pool_touch(w->pool, w);
+	return true;
+}
+
 void worker_read_stderr(struct worker *w, bool until_eof)
 {
 	if (w->fd_err < 0)
@@ -534,6 +640,9 @@ void worker_read_stderr(struct worker *w, bool until_eof)
 		size_t n;
 		enum linebuf_result lr;
 		while ((lr = linebuf_next(&w->ebuf, &line, &n)) != LB_NEED) {
+			if (w->announce && lr == LB_LINE &&
+			    remote_started(w, line, n))
+				continue;
 			if (lr == LB_TOOLONG) {
 				struct buf b = BUF_INIT;
 				buf_add(&b, line, MIN(n, STDERR_LINE_MAX));

@@ -128,6 +128,18 @@ struct worker {
 	bool one_shot;     /* added by add_worker: no retry if it fails */
 	bool read_held;    /* in the pool's held_readers */
 
+	/* Where it runs (SPEC section 10; hosts.h). */
+	int host;              /* in the pool's hosts; -1: here */
+	int hs;                /* its (spec, host) failure count; -1: none */
+	const char *host_name; /* ssh: its destination, for {host} */
+	long slot;             /* index among its spec's workers there */
+	bool host_wait;        /* its spawn waits for its host */
+	bool announce;         /* over ssh: the guard has not said it runs */
+	bool announced;        /* ... and now it has */
+	bool ready_on_start;   /* ready (or watched, check) once it runs */
+	char *remote_pid;      /* its pid there, as the guard said */
+	double started_s;      /* spawn to the guard's word */
+	uint64_t done_before;  /* tasks its earlier processes finished */
 	/* Batches in flight: tasks not yet answered, per place. */
 	uint32_t *batch_left;
 	uint32_t batch_cap, nbatches;
@@ -162,6 +174,8 @@ void worker_save_fd_limit(const struct rlimit *rl);
  * placeholders replaced.  Free with worker_strv_free() and free(). */
 char **worker_argv(const struct worker *w);
 char **worker_env_extra(const struct worker *w);
+/* Its whole environment: spool's, then the spec's env, then SPOOL_*. */
+char **worker_env(const struct worker *w);
 char *worker_cwd(const struct worker *w);
 void worker_strv_free(char **v);
 
@@ -169,7 +183,14 @@ void worker_strv_free(char **v);
  * be started, with the reason in *why (the child, if any, is reaped). */
 int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why);
 
-/* Signal the worker's process group. */
+/* Start a helper process (an ssh master, salloc) with fds as its stdin,
+ * stdout and stderr, in its own process group, registered with the
+ * guard as guard_op (0: not at all), sent deathsig when spool dies.
+ * Returns its pid, or -1 with the reason in why. */
+pid_t proc_spawn(char **argv, const int fds[3], int guard_fd, char guard_op,
+		 int deathsig, struct buf *why);
+
+/* Signal the worker's process group (a Slurm step's srun alone). */
 void worker_signal(struct worker *w, int sig);
 
 /* Stop sending; close its stdin so it sees end of file. */

@@ -46,7 +46,7 @@ poison_run() {
 	run jq -c '.latency_s | keys' stats.json
 	assert_output '["max","p50","p90","p99"]'
 	run jq -c '.workers | map(keys) | unique' stats.json
-	assert_output '[["failed","name","pid","replica","restarts","spawn_result","spawn_s","tasks"]]'
+	assert_output '[["failed","host","name","pid","replica","restarts","spawn_result","spawn_s","tasks"]]'
 }
 
 @test "--stats=FILE counts read, ok, failed, retried and skipped tasks" {

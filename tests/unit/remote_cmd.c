@@ -1,8 +1,9 @@
 /* remote_cmd - print the command lines lib/remote.c builds, for the remote
- * tests (tests/remote_guard.bats), each word followed by a NUL byte:
+ * tests (tests/remote/remote_guard.bats), each word followed by a NUL byte:
  *
- *   remote_cmd [-S SOCKET] [-C DIR] [-E NAME=VALUE]... HOST -- ARGV...
- *	the ssh argv that starts ARGV on HOST under the guard
+ *   remote_cmd [-S SOCKET] [-R] [-C DIR] [-E NAME=VALUE]... HOST -- ARGV...
+ *	the ssh argv that starts ARGV on HOST under the guard (-R: the
+ *	guard says on stderr when ARGV runs)
  *   remote_cmd -S SOCKET -M HOST	the argv of HOST's connection master
  *   remote_cmd -S SOCKET -O OP HOST	the argv of ssh -O OP
  *
@@ -16,7 +17,7 @@
 
 static void usage(void)
 {
-	fputs("usage: remote_cmd [-S SOCKET] [-C DIR] [-E NAME=VALUE]... "
+	fputs("usage: remote_cmd [-S SOCKET] [-R] [-C DIR] [-E NAME=VALUE]... "
 	      "HOST -- ARGV...\n"
 	      "       remote_cmd -S SOCKET -M HOST\n"
 	      "       remote_cmd -S SOCKET -O OP HOST\n",
@@ -35,6 +36,7 @@ int main(int argc, char **argv)
 {
 	const char *sock = NULL, *cwd = NULL, *op = NULL;
 	bool master = false;
+	unsigned announce = 0;
 	char **env = xcalloc((size_t)argc, sizeof(char *));
 	size_t nenv = 0;
 	int i = 1;
@@ -42,6 +44,10 @@ int main(int argc, char **argv)
 		const char *o = argv[i];
 		if (strcmp(o, "-M") == 0) {
 			master = true;
+			continue;
+		}
+		if (strcmp(o, "-R") == 0) {
+			announce = REMOTE_ANNOUNCE;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -78,7 +84,8 @@ int main(int argc, char **argv)
 		if (i + 1 >= argc || strcmp(argv[i], "--") != 0)
 			usage();
 		struct buf cmd = BUF_INIT;
-		if (remote_command(&cmd, argv + i + 1, env, cwd, &err) < 0)
+		if (remote_command(&cmd, argv + i + 1, env, cwd, announce,
+				   &err) < 0)
 			die_err("command", &err);
 		av = remote_ssh_argv(&ssh, sock, host.dest, cmd.p);
 		buf_release(&cmd);

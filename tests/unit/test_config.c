@@ -307,7 +307,7 @@ static void test_errors(void)
 		": workers[1].gpu: unknown key (known: name, cmd, protocol, "
 		"spawn, env, cwd, replicas, inflight, timeout, "
 		"startup_timeout, "
-		"max_tasks, ready, buffered, batch)");
+		"max_tasks, ready, buffered, batch, hosts, launcher, slurm)");
 	expect_spec_err(
 		"\"cmd\":\"python3 w.py\"",
 		LABEL ": workers[1].cmd: expected a non-empty array of strings "

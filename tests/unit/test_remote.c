@@ -250,7 +250,7 @@ static void test_command_guard(void)
 {
 	struct buf cmd = BUF_INIT, err = BUF_INIT;
 	char *argv[] = {"true", NULL};
-	TEST(remote_command(&cmd, argv, NULL, NULL, &err) == 0,
+	TEST(remote_command(&cmd, argv, NULL, NULL, 0, &err) == 0,
 	     "remote_command builds a command");
 	buf_addc(&cmd, '\0');
 	const char *pre = "exec perl -e 'eval pack(q{H*},q{";
@@ -294,17 +294,17 @@ static void test_command_guard(void)
 
 	char *none[] = {NULL};
 	buf_reset(&err);
-	TEST(remote_command(&cmd, none, NULL, NULL, &err) < 0 &&
+	TEST(remote_command(&cmd, none, NULL, NULL, 0, &err) < 0 &&
 		     buf_used(&err) > 0,
 	     "an empty argv is refused");
 	char *badenv[] = {"NOEQUALS", NULL};
 	char *badenv2[] = {"=x", NULL};
 	buf_reset(&err);
-	TEST(remote_command(&cmd, argv, badenv, NULL, &err) < 0 &&
+	TEST(remote_command(&cmd, argv, badenv, NULL, 0, &err) < 0 &&
 		     buf_used(&err) > 0,
 	     "an env entry without = is refused");
 	buf_reset(&err);
-	TEST(remote_command(&cmd, argv, badenv2, NULL, &err) < 0,
+	TEST(remote_command(&cmd, argv, badenv2, NULL, 0, &err) < 0,
 	     "an env entry without a name is refused");
 	buf_release(&cmd);
 	buf_release(&err);
@@ -315,13 +315,53 @@ static int run_remote(char *const argv[], char *const env[], const char *cwd,
 		      struct buf *out)
 {
 	struct buf cmd = BUF_INIT, err = BUF_INIT;
-	if (remote_command(&cmd, argv, env, cwd, &err) < 0)
+	if (remote_command(&cmd, argv, env, cwd, 0, &err) < 0)
 		return -2;
 	buf_addc(&cmd, '\0');
 	int rc = run_sh(cmd.p, out);
 	buf_release(&cmd);
 	buf_release(&err);
 	return rc;
+}
+
+/* -R: one line on stderr once the worker runs, none when it cannot. */
+static void test_command_announce(void)
+{
+	struct buf cmd = BUF_INIT, err = BUF_INIT, out = BUF_INIT;
+	char *argv[] = {"sh", "-c", "echo worker", NULL};
+	TEST(remote_command(&cmd, argv, NULL, NULL, REMOTE_ANNOUNCE, &err) == 0,
+	     "remote_command with REMOTE_ANNOUNCE");
+	TEST(strstr(cmd.p, "' -- -R -- 'sh'") != NULL,
+	     "the guard gets -R before the worker");
+	/* stderr into stdout, the announcement first: it is written
+	 * before the guard waits for the worker, which writes after its
+	 * exec. */
+	buf_adds(&cmd, " 2>&1");
+	buf_addc(&cmd, '\0');
+	int rc = run_sh(cmd.p, &out);
+	buf_addc(&out, '\0');
+	TEST(rc == 0 && strncmp(out.p, REMOTE_STARTED,
+				strlen(REMOTE_STARTED)) == 0,
+	     "the guard says the worker started: %s", shown(out.p));
+	TEST(rc == 0 && strstr(out.p, "\nworker\n") != NULL,
+	     "and the worker ran");
+
+	char *missing[] = {"spool-no-such-worker", NULL};
+	buf_reset(&cmd);
+	TEST(remote_command(&cmd, missing, NULL, NULL, REMOTE_ANNOUNCE, &err) ==
+		     0,
+	     "a command for a missing worker");
+	buf_adds(&cmd, " 2>&1");
+	buf_addc(&cmd, '\0');
+	rc = run_sh(cmd.p, &out);
+	buf_addc(&out, '\0');
+	TEST(rc == 127 && !strstr(out.p, REMOTE_STARTED) &&
+		     strstr(out.p, "cannot run 'spool-no-such-worker'"),
+	     "a worker that cannot run is not announced (exit %d): %s", rc,
+	     shown(out.p));
+	buf_release(&cmd);
+	buf_release(&err);
+	buf_release(&out);
 }
 
 static void test_command_runs(void)
@@ -513,6 +553,7 @@ int main(void)
 	test_host_parse();
 	test_command_guard();
 	test_command_runs();
+	test_command_announce();
 	test_ssh_init();
 	test_ssh_argv();
 	return test_done();

@@ -8,7 +8,7 @@
 # processes, waiting on conditions with deadlines.
 
 bats_require_minimum_version 1.5.0
-load test_helper
+load ../test_helper
 
 setup_file() {
 	if [[ $(id -u) != 0 ]]; then
@@ -68,6 +68,9 @@ remote_count() {
 		awk -v t="$1" '$1 !~ /^Z/ && index($0, t)' | wc -l
 }
 remote_at_least() { (($(remote_count "$1") >= $2)); }
+# remote_running ARGS : a process of the test user runs with exactly this
+# command line (the guard's own line holds its worker's words too).
+remote_running() { ps -u "$SSH_TEST_USER" -o args= | grep -qxF -- "$1"; }
 remote_none() { (($(remote_count "$1") == 0)); }
 
 # gone PID... : none of these local processes is left.
@@ -145,6 +148,20 @@ STUBBORN='trap "" TERM HUP; sleep $0 & sleep $0'
 	cmp in out
 }
 
+@test "-R: the guard says on stderr when the worker runs, and only then" {
+	rcmd -R host2 -- sh -c 'echo out; echo err >&2'
+	run -0 --separate-stderr "${CMD[@]}" </dev/null
+	assert_output out
+	# The worker's own lines may come first: it runs by then.
+	assert_equal "$(grep -c . <<<"$stderr")" 2
+	[[ $stderr =~ (^|$'\n')"spool-guard: started "[0-9]+" on $(uname -n)"($'\n'|$) ]]
+	[[ $stderr =~ (^|$'\n')err($'\n'|$) ]]
+	rcmd -R host2 -- spool-no-such-worker
+	run -127 --separate-stderr "${CMD[@]}" </dev/null
+	[[ $stderr == *"cannot run 'spool-no-such-worker'"* ]]
+	[[ $stderr != *"spool-guard: started"* ]]
+}
+
 @test "exit status passes through, 128+signal for a killed worker" {
 	rcmd host1 -- sh -c 'exit 3'
 	run -3 "${CMD[@]}" </dev/null
@@ -185,7 +202,9 @@ STUBBORN='trap "" TERM HUP; sleep $0 & sleep $0'
 	"${CMD[@]}" </dev/null >/dev/null 2>&1 3>&- &
 	local client=$!
 	BG+=("$client")
-	wait_for 10 remote_at_least 'sleep 1005' 1
+	# The worker itself: a guard killed before it has set up its
+	# handlers dies of the signal, as any program would.
+	wait_for 10 remote_running 'sleep 1005'
 	pkill -TERM -u "$SSH_TEST_USER" -f '^perl -e '
 	wait_for 10 gone "$client"
 	local status=0

@@ -4,7 +4,7 @@
 # stdout pass through srun, and the exit code comes back (SPEC section 10).
 
 bats_require_minimum_version 1.5.0
-load test_helper
+load ../test_helper
 
 setup_file() {
 	if [[ $(id -u) != 0 ]]; then
