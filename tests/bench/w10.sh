@@ -16,6 +16,10 @@
 #          input; the median walls and their ratio (ssh / local).  The ssh
 #          walls include connecting to both hosts (in parallel): that time
 #          is given too.
+#   floor  the same bytes through ssh alone: two `ssh hostN cat`, each on
+#          half the tasks, at once (a fresh connection each, as spool's
+#          run makes its own): what ssh itself costs, which spool's ssh
+#          run is compared with.
 #   start  16 workers on one host through its shared connection (spool
 #          check of workers with a ready line): the connect time, the
 #          slowest worker's time to ready, and check's wall; medians.
@@ -67,6 +71,9 @@ fi
 . "$tmp/sshd/env"
 
 python3 "$here/gen.py" seq "$n" "$tmp/tasks"
+half=$(((n + 1) / 2))
+head -n "$half" "$tmp/tasks" >"$tmp/half1"
+tail -n +"$((half + 1))" "$tmp/tasks" >"$tmp/half2"
 
 # secs T0 : seconds since T0 (an $EPOCHREALTIME).
 secs() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", b - a }'; }
@@ -92,23 +99,48 @@ wall_of() {
 	echo "$t"
 }
 
+# bare_ssh : the floor, two ssh clients running cat on half each; prints
+# the wall.
+bare_ssh() {
+	local t0 t p1 p2
+	t0=$EPOCHREALTIME
+	$SPOOL_SSH host1 cat <"$tmp/half1" >"$tmp/bare1" &
+	p1=$!
+	$SPOOL_SSH host2 cat <"$tmp/half2" >"$tmp/bare2" &
+	p2=$!
+	wait "$p1" && wait "$p2" || {
+		echo "w10.sh: ssh hostN cat failed" >&2
+		exit 1
+	}
+	t=$(secs "$t0")
+	if ! cat "$tmp/bare1" "$tmp/bare2" | cmp -s - "$tmp/tasks"; then
+		echo "w10.sh: ssh hostN cat: the output is not the input" >&2
+		exit 1
+	fi
+	echo "$t"
+}
+
 : >"$tmp/local"
+: >"$tmp/bare"
 : >"$tmp/ssh"
 : >"$tmp/ssh_conn"
 for r in $(seq "$rounds"); do
 	l=$(wall_of -j 2)
 	s=$(wall_of -S host1,host2 -j 1)
+	b=$(bare_ssh)
+	echo "$b" >>"$tmp/bare"
 	# The slower host's connect time: no task ran before it (the
 	# other host's worker may have).
 	c=$(sed -n 's/^spool: host host[12]: connected in \([0-9]*\) ms$/\1/p' \
 		"$tmp/err" | sort -g | tail -1)
-	echo "w10.sh: round $r: local $l s, ssh $s s (connected in ${c:-?} ms)" >&2
+	echo "w10.sh: round $r: local $l s, ssh $s s (connected in ${c:-?} ms), bare ssh $b s" >&2
 	echo "$l" >>"$tmp/local"
 	echo "$s" >>"$tmp/ssh"
 	echo "${c:-0}" >>"$tmp/ssh_conn"
 done
 lm=$(median <"$tmp/local")
 sm=$(median <"$tmp/ssh")
+bm=$(median <"$tmp/bare")
 
 # 16 workers that say "up" once they run there: check reports, per worker,
 # the time from its spawn to that line, and the host's connect time.
@@ -144,6 +176,8 @@ echo "|---|---:|"
 echo "| local, \`-j 2\` | $lm s |"
 echo "| 2 loopback ssh hosts, \`-S host1,host2 -j 1\` | $sm s |"
 echo "| ratio ssh / local | $ratio |"
+echo "| floor: the same bytes through two \`ssh hostN cat\` alone | $bm s |"
+echo "| ratio spool over ssh / ssh alone | $(awk -v a="$sm" -v b="$bm" 'BEGIN { printf "%.2f", a / b }') |"
 echo "| of the ssh wall: connecting (the slower host) | $(median <"$tmp/ssh_conn") ms |"
 echo "| 16 workers on one host, shared connection (\`spool check\`): connected in | $(median <"$tmp/connect") ms |"
 echo "| the slowest worker ready, after its spawn | $(median <"$tmp/slowest") ms |"
