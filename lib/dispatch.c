@@ -325,7 +325,11 @@ static void send_batch(struct pool *p, struct worker *w, long n)
 /* May a batch smaller than max_size go to w now?  When fewer are
  * waiting it is held at most max_delay from when the oldest of them was
  * queued (Triton's max_queue_delay); at the end of the input it goes at
- * once. */
+ * once.  max_delay bounds what batching adds to a task's latency, so the
+ * hold ends a tenth early: the loop's wake-up and the batch's framing fit
+ * in the rest (W9 at light load measured 0.25 ms of them). */
+#define BATCH_EARLY 0.1
+
 static bool batch_ready(struct pool *p, const struct worker *w)
 {
 	double delay = w->spec->batch_delay;
@@ -334,7 +338,8 @@ static bool batch_ready(struct pool *p, const struct worker *w)
 	const struct client *c = p->ring;
 	if (!c->queue.len)
 		return true;
-	double due = pool_task(p, idq_at(&c->queue, 0))->queued_at + delay;
+	double due = pool_task(p, idq_at(&c->queue, 0))->queued_at +
+		     delay * (1 - BATCH_EARLY);
 	if (p->now >= due)
 		return true;
 	if (!p->batch_due || due < p->batch_due)

@@ -287,6 +287,24 @@ for _ in sys.stdin:
 	refute_line --partial 'host1'
 }
 
+@test "a refused login: ssh's own words, that host given up; the other does the work" {
+	# host2 as a user the sshd does not know: the key is refused.
+	seq_tasks 100 >tasks
+	start_bg run -S host1,nosuchuser@host2 -j 1 -c cat -k
+	cat tasks >&7
+	wait_for 30 in_err 'giving up on host nosuchuser@host2'
+	exec 7>&-
+	wait_for 30 gone "$SPID"
+	local status=0
+	wait "$SPID" || status=$?
+	assert_equal "$status" 0
+	cmp tasks out
+	run cat err
+	assert_line --regexp '^spool: host nosuchuser@host2: cannot connect: .*Permission denied'
+	assert_line --regexp '^spool: giving up on host nosuchuser@host2 for worker "cat" .*Permission denied'
+	refute_line --partial 'on host1'
+}
+
 @test "every host dead: exit 3, no workers left" {
 	seq_tasks 5 >tasks
 	run -3 --separate-stderr spool_t run -S deadhost -j 1 -c cat tasks
