@@ -29,7 +29,9 @@ PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 # PYTHONDIR (where the Python SDK and client go) is worked out below.
 
 CC ?= cc
-CFLAGS ?= -O2 -g
+# -O3: with LTO below, W1 (10M tasks through cat) runs 2% faster than
+# -O2 (farm-bench, 12 alternating runs); the build stays warning-free.
+CFLAGS ?= -O3 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wformat=2 -Wno-format-nonliteral
 ifeq ($(WERROR),1)
