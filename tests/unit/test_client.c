@@ -72,7 +72,12 @@ struct server_argv {
 
 static char **server_argv(struct server_argv *a, const char *listen_path)
 {
-	snprintf(a->script, sizeof(a->script), "exec %s \"$@\"", server_cmd());
+	int n = snprintf(a->script, sizeof(a->script), "exec %s \"$@\"",
+			 server_cmd());
+	if (n < 0 || (size_t)n >= sizeof(a->script)) {
+		fprintf(stderr, "test_client: the server command is too long\n");
+		exit(2);
+	}
 	int i = 0;
 	a->argv[i++] = "/bin/sh";
 	a->argv[i++] = "-c";
