@@ -319,28 +319,17 @@ static void start_master(struct pool *p, struct host *h)
 static void start_alloc(struct pool *p, struct host *h)
 {
 	struct buf why = BUF_INIT;
-	int in[2], out[2], err[2];
-	if (pipe2(in, O_CLOEXEC) != 0) {
+	/* pipe2 leaves the pair as it was when it fails. */
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+	    pipe2(err, O_CLOEXEC) != 0) {
 		buf_addf(&why, "cannot make a pipe: %s", strerror(errno));
 		buf_addc(&why, '\0');
-		host_down(p, h, why.p);
-		return;
-	}
-	if (pipe2(out, O_CLOEXEC) != 0) {
-		close(in[0]);
-		close(in[1]);
-		buf_addf(&why, "cannot make a pipe: %s", strerror(errno));
-		buf_addc(&why, '\0');
-		host_down(p, h, why.p);
-		return;
-	}
-	if (pipe2(err, O_CLOEXEC) != 0) {
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		buf_addf(&why, "cannot make a pipe: %s", strerror(errno));
-		buf_addc(&why, '\0');
+		int *ends[] = {in, out, err};
+		for (size_t k = 0; k < ARRAY_SIZE(ends); k++)
+			for (int e = 0; e < 2; e++)
+				if (ends[k][e] >= 0)
+					close(ends[k][e]);
 		host_down(p, h, why.p);
 		return;
 	}
@@ -383,31 +372,6 @@ static void start_alloc(struct pool *p, struct host *h)
 		    (int)pid);
 }
 
-/* Is prog on PATH (or a path that exists)? */
-static bool on_path(const char *prog)
-{
-	if (strchr(prog, '/'))
-		return access(prog, X_OK) == 0;
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	while (*path) {
-		size_t n = strcspn(path, ":");
-		char *cand = n ? xasprintf("%.*s/%s", (int)n, path, prog)
-			       : xstrdup(prog);
-		struct stat st;
-		bool ok = stat(cand, &st) == 0 && S_ISREG(st.st_mode) &&
-			  access(cand, X_OK) == 0;
-		free(cand);
-		if (ok)
-			return true;
-		path += n;
-		if (*path == ':')
-			path++;
-	}
-	return false;
-}
-
 /* A private directory for the control sockets: short, as a socket's
  * path must fit in about 100 bytes, ssh's temporary name included. */
 static int make_dir(struct hosts *H)
@@ -444,8 +408,8 @@ int hosts_start(struct pool *p)
 			ssh = true;
 			continue;
 		}
-		const char *need = !on_path("srun")                ? "srun"
-				   : !inside && !on_path("salloc") ? "salloc"
+		const char *need = !program_found("srun")                ? "srun"
+				   : !inside && !program_found("salloc") ? "salloc"
 								   : NULL;
 		if (need) {
 			log_error("%s: workers[%d] has \"launcher\": "

@@ -320,6 +320,39 @@ static char *find_program(const char *argv0, char **envp, int *err)
 	return NULL;
 }
 
+bool program_found(const char *prog)
+{
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	int err = 0;
+	char *path = find_program(prog, environ, &err);
+	free(path);
+	return path != NULL;
+}
+
+/* What exec needs: the program's path (on envp's PATH), and the argv
+ * that runs it through sh when exec says ENOEXEC (a script without #!).
+ * NULL, why said, when the program is not there; free both. */
+static char **exec_argv(char **argv, char **envp, char **path,
+			struct buf *why)
+{
+	int err = 0;
+	*path = find_program(argv[0], envp, &err);
+	if (!*path) {
+		buf_addf(why, "cannot run %s: %s", argv[0], strerror(err));
+		return NULL;
+	}
+	size_t argc = 0;
+	while (argv[argc])
+		argc++;
+	char **sh_argv = xcalloc(argc + 2, sizeof(char *));
+	sh_argv[0] = "sh";
+	sh_argv[1] = *path;
+	for (size_t i = 1; i < argc; i++)
+		sh_argv[i + 1] = argv[i];
+	return sh_argv;
+}
+
 static void set_pipe_size(int fd)
 {
 	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
@@ -335,20 +368,11 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why)
 	char **argv = lc.argv;
 	char **envp = lc.envp;
 	char *cwd = lc.cwd;
-	size_t argc = 0;
-	while (argv[argc])
-		argc++;
-	char **sh_argv = xcalloc(argc + 2, sizeof(char *));
-	int ret = -1, find_err = 0;
-	char *path = find_program(argv[0], envp, &find_err);
-	if (!path) {
-		buf_addf(why, "cannot run %s: %s", argv[0], strerror(find_err));
+	int ret = -1;
+	char *path;
+	char **sh_argv = exec_argv(argv, envp, &path, why);
+	if (!sh_argv)
 		goto out;
-	}
-	sh_argv[0] = "sh";
-	sh_argv[1] = path;
-	for (size_t i = 1; i < argc; i++)
-		sh_argv[i + 1] = argv[i];
 
 	if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
 	    pipe2(perr, O_CLOEXEC) || pipe2(prep, O_CLOEXEC)) {
@@ -464,20 +488,10 @@ pid_t proc_spawn(char **argv, const int fds[3], int guard_fd, char guard_op,
 {
 	int prep[2] = {-1, -1};
 	pid_t pid = -1;
-	size_t argc = 0;
-	while (argv[argc])
-		argc++;
-	char **sh_argv = xcalloc(argc + 2, sizeof(char *));
-	int find_err = 0;
-	char *path = find_program(argv[0], environ, &find_err);
-	if (!path) {
-		buf_addf(why, "cannot run %s: %s", argv[0], strerror(find_err));
+	char *path;
+	char **sh_argv = exec_argv(argv, environ, &path, why);
+	if (!sh_argv)
 		goto out;
-	}
-	sh_argv[0] = "sh";
-	sh_argv[1] = path;
-	for (size_t i = 1; i < argc; i++)
-		sh_argv[i + 1] = argv[i];
 	if (pipe2(prep, O_CLOEXEC)) {
 		buf_addf(why, "cannot make a pipe: %s", strerror(errno));
 		goto out;

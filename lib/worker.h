@@ -187,6 +187,8 @@ int worker_spawn(struct worker *w, double now, int guard_fd, struct buf *why);
  * stdout and stderr, in its own process group, registered with the
  * guard as guard_op (0: not at all), sent deathsig when spool dies.
  * Returns its pid, or -1 with the reason in why. */
+/* Would exec find prog: a path that can be run, or a name on PATH? */
+bool program_found(const char *prog);
 pid_t proc_spawn(char **argv, const int fds[3], int guard_fd, char guard_op,
 		 int deathsig, struct buf *why);
 
