@@ -7,24 +7,15 @@
 
 bats_require_minimum_version 1.5.0
 load ../test_helper
+load daemon
 
 setup_file() {
-	if [[ $(id -u) != 0 ]]; then
-		skip "needs root: slurmd starts steps as their user"
-	fi
 	export SLURM_DIR=$BATS_FILE_TMPDIR/slurm
-	local out
-	out=$("$TESTS_DIR/remote/slurm.sh" start "$SLURM_DIR" 3>&-) || {
-		echo "$out" >&2
-		return 1
-	}
-	echo "# ${out#slurm.sh: }" >&3
+	daemon_start slurm "$SLURM_DIR" "slurmd starts steps as their user"
 }
 
 teardown_file() {
-	if [[ -n ${SLURM_DIR:-} ]]; then
-		"$TESTS_DIR/remote/slurm.sh" stop "$SLURM_DIR" 3>&- >&2
-	fi
+	daemon_stop slurm "${SLURM_DIR:-}"
 }
 
 setup() {

@@ -7,20 +7,13 @@
 
 bats_require_minimum_version 1.5.0
 load ../test_helper
+load daemon
 
 setup_file() {
-	if [[ $(id -u) != 0 ]]; then
-		skip "needs root: the test sshd switches to a test user"
-	fi
 	# A user of this file's own: sshd.sh stop kills all its processes.
 	export SPOOL_SSH_USER=${SPOOL_SSH_USER:-spoolssh}
 	export SSHD_DIR=$BATS_FILE_TMPDIR/sshd
-	local out
-	out=$("$TESTS_DIR/remote/sshd.sh" start "$SSHD_DIR" 3>&-) || {
-		echo "$out" >&2
-		return 1
-	}
-	echo "# ${out##*: }" >&3
+	daemon_start sshd "$SSHD_DIR" "the test sshd switches to a test user"
 	# Files the remote user reads and writes (the test's own
 	# directories are private to root).
 	SHARED=$(mktemp -d /tmp/spool-ssh-test.XXXXXX)
@@ -29,9 +22,7 @@ setup_file() {
 }
 
 teardown_file() {
-	if [[ -n ${SSHD_DIR:-} ]]; then
-		"$TESTS_DIR/remote/sshd.sh" stop "$SSHD_DIR" 3>&- >&2
-	fi
+	daemon_stop sshd "${SSHD_DIR:-}"
 	if [[ -n ${SHARED:-} && -d $SHARED ]]; then
 		rm -rf "$SHARED"
 	fi
