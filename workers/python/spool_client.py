@@ -461,6 +461,16 @@ class _Conn:
                     else self.stray)
         self.lose(reason)
 
+    def _take(self, msg_id):
+        """The pending call with this id, no longer pending (None if
+        none).  A pop is atomic; the lock is for the idle waiters."""
+        entry = self.pending.pop(msg_id, None)
+        if entry is not None and not self.pending:
+            with self.lock:
+                if not self.pending:
+                    self.idle.notify_all()
+        return entry
+
     def _answer(self, line):
         # The common answer, as spool serve writes it, without building
         # the message object: {"jsonrpc":"2.0","id":N,"result":R}
@@ -475,12 +485,7 @@ class _Conn:
                 except ValueError:
                     end = -1
                 if end == len(text):
-                    # A pop is atomic; the lock is for the idle waiters.
-                    entry = self.pending.pop(msg_id, None)
-                    if not self.pending:
-                        with self.lock:
-                            if not self.pending:
-                                self.idle.notify_all()
+                    entry = self._take(msg_id)
                     if entry is not None:
                         target = entry[0]
                         if type(target) is _MapSink:
@@ -499,10 +504,7 @@ class _Conn:
         msg_id = msg.get("id")
         entry = None
         if type(msg_id) is int:  # not True, which would equal 1
-            with self.lock:
-                entry = self.pending.pop(msg_id, None)
-                if entry is not None and not self.pending:
-                    self.idle.notify_all()
+            entry = self._take(msg_id)
         if entry is None:
             # An answer to a call given up (timeout, cancel), or an error
             # about no request in particular: kept to explain a hang-up.
