@@ -21,7 +21,7 @@
 #define CLOSED_GRACE 1.0
 /* Read coalescing: a worker with a deep window of fast tasks is read at
  * most this often, so its answers come in batches rather than one per
- * wake-up (it has work queued meanwhile). */
+ * wake-up (it has work queued meanwhile); a timer reads it. */
 #define COALESCE_MIN 0.00002
 #define COALESCE_MAX 0.0005
 #define COALESCE_FEW 64
@@ -475,12 +475,8 @@ static void stdout_closed(struct pool *p, struct worker *w)
 	}
 }
 
-static void on_worker_stdout(void *ctx, int fd, int revents)
+void worker_read_answers(struct pool *p, struct worker *w)
 {
-	struct worker *w = ctx;
-	struct pool *p = w->pool;
-	(void)fd;
-	(void)revents;
 	pool_touch(p, w);
 	if (p->answers_held && w->fd_out >= 0) {
 		/* Its answers wait in its pipe until the output drains: the
@@ -492,10 +488,12 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 		}
 		return;
 	}
+	bool got = false;
 	for (int round = 0; round < 8 && w->fd_out >= 0; round++) {
 		ssize_t r = linebuf_fill(&w->rbuf, w->fd_out, ANSWER_READ);
 		if (r < 0 && errno == EAGAIN)
 			break;
+		got = true;
 		worker_lines(p, w);
 		if (r <= 0) {
 			stdout_closed(p, w);
@@ -504,25 +502,43 @@ static void on_worker_stdout(void *ctx, int fd, int revents)
 		if ((size_t)r < ANSWER_READ / 2)
 			break;
 	}
+	/* What it still had to do after this read. */
+	long left = (long)w->nflight;
 	/* Give this worker its next tasks before reading the others'
 	 * answers, so it computes while spool works. */
 	pool_pump(p);
-	/* Deep window, fast tasks, still busy, and its answers come a few
-	 * at a time (a worker that writes each one): let them pile up.
-	 * Turning the watch off and on costs two system calls with epoll,
-	 * so a worker whose answers already come in large reads is read as
-	 * they come. */
-	if (w->w_out >= 0 && w->limit >= 16 &&
-	    (long)w->nflight >= w->limit / 4 && w->svc > 0 &&
-	    w->last_answers < COALESCE_FEW) {
-		double delay = w->svc * (double)w->limit / 4;
+	if (w->w_out < 0)
+		return;
+	/* Deep window, fast tasks, still busy: let its answers pile up and
+	 * read them when the timer says, not as each one comes.  Not when
+	 * it answered all it had in one large read (cat): it is waiting for
+	 * spool, and a pause would leave it idle.  Meanwhile its stdout is
+	 * out of the loop's set and the timer reads it, so the steady state
+	 * costs no system call to turn the watch off and on.  A read that
+	 * found nothing goes back to waiting on the pipe: a worker on a
+	 * long task is not polled. */
+	double delay = 0;
+	if (got && w->limit >= 16 && w->svc > 0 &&
+	    (long)w->nflight >= w->limit / 4 &&
+	    (left >= w->limit / 4 || w->last_answers < COALESCE_FEW)) {
+		delay = w->svc * (double)w->limit / 4;
 		if (delay > COALESCE_MAX)
 			delay = COALESCE_MAX;
-		if (delay >= COALESCE_MIN) {
-			loop_set(&p->loop, w->w_out, 0);
-			w->read_at = p->now + delay;
-		}
 	}
+	if (delay >= COALESCE_MIN) {
+		loop_set(&p->loop, w->w_out, 0);
+		w->read_at = p->now + delay;
+	} else {
+		loop_set(&p->loop, w->w_out, POLLIN);
+	}
+}
+
+static void on_worker_stdout(void *ctx, int fd, int revents)
+{
+	(void)fd;
+	(void)revents;
+	struct worker *w = ctx;
+	worker_read_answers(w->pool, w);
 }
 
 static void on_worker_stdin(void *ctx, int fd, int revents)

@@ -311,8 +311,10 @@ static double worker_timers(struct pool *p, struct worker *w)
 	if (w->read_at > 0) {
 		if (p->now >= w->read_at || w->w_out < 0) {
 			w->read_at = 0;
-			if (w->w_out >= 0)
-				loop_set(&p->loop, w->w_out, POLLIN);
+			if (w->w_out >= 0) {
+				vec_push(&p->read_due, w);
+				p->timers_acted = true;
+			}
 		} else {
 			NEAREST(w->read_at);
 		}
@@ -448,6 +450,11 @@ static double pool_timers(struct pool *p)
 			timer_clear(&p->timers, &w->tm);
 	}
 	vec_drop_front(&p->dirty_time, n);
+	/* Workers whose answers were left to pile up: read them now.  Their
+	 * touches are looked at before the loop sleeps. */
+	for (size_t i = 0; i < p->read_due.n; i++)
+		worker_read_answers(p, p->read_due.v[i]);
+	p->read_due.n = 0;
 	if (p->batch_due && p->now >= p->batch_due) {
 		p->batch_due = 0; /* dispatch sends the held batch now */
 		p->timers_acted = true;
@@ -805,6 +812,7 @@ static void pool_teardown(struct pool *p)
 	free(p->dirty_room.v);
 	free(p->flushq.v);
 	free(p->held_readers.v);
+	free(p->read_due.v);
 	timer_heap_release(&p->roomh);
 	buf_release(&p->scratch);
 	pool_restore_signals(p);

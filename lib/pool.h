@@ -164,6 +164,7 @@ struct pool {
 	double batch_due;  /* a held partial batch goes then */
 	struct latency_hist batch_wait; /* queued to sent, batched tasks */
 	struct wvec held_readers;       /* workers not read meanwhile */
+	struct wvec read_due;           /* coalescing timers that are due */
 	size_t nlive;                   /* workers with a process */
 	struct spec_state *specs;       /* per spec: the config's, then extra */
 	struct worker_spec **extra;     /* specs added by add_worker */
@@ -403,6 +404,9 @@ void unwatch_worker(struct pool *p, struct worker *w);
 void worker_flush(struct pool *p, struct worker *w);
 void worker_ready(struct pool *p, struct worker *w, char *result);
 void worker_lines(struct pool *p, struct worker *w);
+/* Read what its stdout holds and act on it; called when the pipe is
+ * readable, or by its coalescing timer (read_at). */
+void worker_read_answers(struct pool *p, struct worker *w);
 
 /* supervise.c */
 bool pool_wants_workers(const struct pool *p);

@@ -53,6 +53,17 @@ count_matching() {
 	(($(count_matching 'exited with status 7$') >= 10))
 }
 
+@test "a fast lines worker with a deep window dying while its answers pile up: every task answered once, in order" {
+	# inflight 64 and fast answers written one by one: spool reads them
+	# in batches on a timer, not as each comes; deaths land between.
+	seq_tasks 6000 >tasks.ndjson
+	fw_pool pool.json lines ',"replicas":2,"inflight":64' --crash 500:1500
+	run --separate-stderr spool_t run -w pool.json -k tasks.ndjson
+	[ "$status" -eq 0 ]
+	diff <(printf '%s\n' "$output") tasks.ndjson
+	(($(count_matching 'exited with status 7$') >= 3))
+}
+
 @test "spool-protocol worker exiting at random: every task answered once" {
 	# Each death charges every task in flight (at most 4 here).  A
 	# requeued task can land on the other worker just before it dies
