@@ -67,10 +67,6 @@ void client_release(struct client *c)
 }
 
 
-void pool_submit(struct pool *p, uint32_t slot)
-{
-	pool_queue(p, slot, false);
-}
 
 
 void pool_hold_answers(struct pool *p, bool hold)

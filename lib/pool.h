@@ -261,8 +261,23 @@ static inline uint32_t pool_task_new(struct pool *p, struct client *c)
 	t->id = ++p->ids;
 	return slot;
 }
-/* Give a task (its data filled in) to the engine to run. */
-void pool_submit(struct pool *p, uint32_t slot);
+void pool_queue(struct pool *p, uint32_t slot, bool front);
+/* Give a task (its data filled in) to the engine to run.  Inline: it is
+ * on every task's path; a client not yet in the dispatch ring, the rare
+ * case, takes the full path. */
+static inline void pool_submit(struct pool *p, uint32_t slot)
+{
+	struct task *t = pool_task(p, slot);
+	struct client *c = t->owner;
+	if (UNLIKELY(!c->in_ring)) {
+		pool_queue(p, slot, false);
+		return;
+	}
+	t->state = T_QUEUED;
+	t->queued_at = p->now;
+	idq_push_back(&c->queue, slot);
+	p->nqueued++;
+}
 /* The client is done with a finished task. */
 static inline void pool_task_release(struct pool *p, uint32_t slot)
 {
@@ -324,7 +339,6 @@ void fail_queued(struct pool *p, const char *why, enum fail_kind kind,
 
 /* dispatch.c */
 void pool_pump(struct pool *p);
-void pool_queue(struct pool *p, uint32_t slot, bool front);
 /* w has bytes for its stdin: write them at the end of the pump. */
 void pool_want_flush(struct pool *p, struct worker *w);
 uint32_t pool_unqueue(struct pool *p);
