@@ -553,12 +553,6 @@ double hosts_timers(struct pool *p)
 	if (!H->busy)
 		return 0;
 	double next = 0;
-#define NEAREST(t)                                                             \
-	do {                                                                   \
-		double t_ = (t);                                               \
-		if (t_ > 0 && (next == 0 || t_ < next))                        \
-			next = t_;                                             \
-	} while (0)
 	for (size_t i = 0; i < H->n; i++) {
 		struct host *h = &H->h[i];
 		switch (h->state) {
@@ -576,14 +570,14 @@ double hosts_timers(struct pool *p)
 					  h->name, HOST_WAIT);
 				release_waiters(p, h);
 			}
-			NEAREST(p->now + SOCKET_POLL);
+			next = deadline_min(next, p->now + SOCKET_POLL);
 			break;
 		}
 		case HS_RETRY:
 			if (p->now >= h->retry_at)
 				start_master(p, h);
 			else
-				NEAREST(h->retry_at);
+				next = deadline_min(next, h->retry_at);
 			break;
 		case HS_STOPPING:
 			if (!h->kill_at || !h->pid)
@@ -595,9 +589,11 @@ double hosts_timers(struct pool *p)
 					h->term_again =
 						p->now + MASTER_TERM_AGAIN;
 				}
-				NEAREST(h->kind == HOST_SSH
+				double due =
+					h->kind == HOST_SSH
 						? MIN(h->term_again, h->kill_at)
-						: h->kill_at);
+						: h->kill_at;
+				next = deadline_min(next, due);
 				break;
 			}
 			if (h->kind == HOST_SLURM && !h->term_sent) {
@@ -606,7 +602,7 @@ double hosts_timers(struct pool *p)
 				(void)kill(h->pid, SIGTERM);
 				h->term_sent = true;
 				h->kill_at = p->now + ALLOC_GRACE;
-				NEAREST(h->kill_at);
+				next = deadline_min(next, h->kill_at);
 			} else {
 				(void)kill(h->kind == HOST_SSH ? -h->pid
 							       : h->pid,
@@ -618,7 +614,6 @@ double hosts_timers(struct pool *p)
 			break;
 		}
 	}
-#undef NEAREST
 	recount(H);
 	return next;
 }

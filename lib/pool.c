@@ -66,9 +66,6 @@ void client_release(struct client *c)
 	idq_release(&c->queue);
 }
 
-
-
-
 void pool_hold_answers(struct pool *p, bool hold)
 {
 	if (hold == p->answers_held)
@@ -295,15 +292,7 @@ static double lines_stall(struct pool *p, struct worker *w)
 /* What is due for one worker, done; returns its next deadline (0: none). */
 static double worker_timers(struct pool *p, struct worker *w)
 {
-	double next = 0;
-#define NEAREST(t)                                                             \
-	do {                                                                   \
-		double t_ = (t);                                               \
-		if (t_ > 0 && (next == 0 || t_ < next))                        \
-			next = t_;                                             \
-	} while (0)
-
-	NEAREST(worker_ladder(w, p->now));
+	double next = worker_ladder(w, p->now);
 	if (w->read_at > 0) {
 		if (p->now >= w->read_at || w->w_out < 0) {
 			w->read_at = 0;
@@ -312,7 +301,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 				p->timers_acted = true;
 			}
 		} else {
-			NEAREST(w->read_at);
+			next = deadline_min(next, w->read_at);
 		}
 	}
 	switch (w->state) {
@@ -324,14 +313,15 @@ static double worker_timers(struct pool *p, struct worker *w)
 			    p->stop == STOP_PIPE || p->stop == STOP_OUTPUT)
 				w->state = WS_STOPPED;
 			else /* a task may come back for it: look again */
-				NEAREST(p->now + BACKOFF_POLL);
+				next = deadline_min(next,
+						    p->now + BACKOFF_POLL);
 			break;
 		}
 		if (p->now >= w->restart_at) {
 			spawn_worker(p, w);
 			p->timers_acted = true;
 		} else
-			NEAREST(w->restart_at);
+			next = deadline_min(next, w->restart_at);
 		break;
 	case WS_STARTING: {
 		if (w->ready_on_start && w->announced) {
@@ -348,7 +338,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 				worker_ready(p, w, NULL);
 				p->timers_acted = true;
 			} else {
-				NEAREST(w->check_until);
+				next = deadline_min(next, w->check_until);
 			}
 			break;
 		}
@@ -361,7 +351,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 			worker_stop(w, WF_STARTUP_TIMEOUT, msg, p->now);
 			p->timers_acted = true;
 		} else {
-			NEAREST(w->spawned_at + st);
+			next = deadline_min(next, w->spawned_at + st);
 		}
 		break;
 	}
@@ -370,7 +360,7 @@ static double worker_timers(struct pool *p, struct worker *w)
 		if (!w->nflight)
 			break;
 		if (!w->codec->by_id)
-			NEAREST(lines_stall(p, w));
+			next = deadline_min(next, lines_stall(p, w));
 		double to = spec_timeout(p, w);
 		if (to <= 0)
 			break;
@@ -390,14 +380,13 @@ static double worker_timers(struct pool *p, struct worker *w)
 			buf_release(&msg);
 			p->timers_acted = true;
 		} else {
-			NEAREST(since + to);
+			next = deadline_min(next, since + to);
 		}
 		break;
 	}
 	default:
 		break;
 	}
-#undef NEAREST
 	return next;
 }
 
@@ -456,12 +445,9 @@ static double pool_timers(struct pool *p)
 		p->timers_acted = true;
 	}
 	double next = timer_next(&p->timers);
-	if (p->drain_until && (next == 0 || p->drain_until < next))
-		next = p->drain_until;
-	if (hosts_next && (next == 0 || hosts_next < next))
-		next = hosts_next;
-	if (p->batch_due && (next == 0 || p->batch_due < next))
-		next = p->batch_due;
+	next = deadline_min(next, p->drain_until);
+	next = deadline_min(next, hosts_next);
+	next = deadline_min(next, p->batch_due);
 	if (p->dirty_time.n)
 		p->timers_acted = true; /* look again before waiting */
 	return next;

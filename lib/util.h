@@ -100,6 +100,13 @@ void buf_add_json_string(struct buf *b, const char *s, size_t n);
 
 /* Seconds on the monotonic clock, and on the wall clock. */
 double mono_now(void);
+/* The earlier of two deadlines, where 0 (or less) is none. */
+static inline double deadline_min(double a, double b)
+{
+	if (b <= 0)
+		return a;
+	return a <= 0 || b < a ? b : a;
+}
 double wall_now(void);
 
 int fd_set_nonblock(int fd, bool on);

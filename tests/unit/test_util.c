@@ -267,6 +267,17 @@ static void test_fds(void)
 	TEST(wall_now() > 1.5e9, "wall_now is Unix time");
 }
 
+static void test_deadline_min(void)
+{
+	TEST(deadline_min(0, 0) == 0, "deadline_min: none and none is none");
+	TEST(deadline_min(0, 5) == 5 && deadline_min(5, 0) == 5,
+	     "deadline_min: none does not win");
+	TEST(deadline_min(3, 5) == 3 && deadline_min(5, 3) == 3,
+	     "deadline_min: the earlier wins");
+	TEST(deadline_min(5, -1) == 5 && deadline_min(-1, 5) == 5,
+	     "deadline_min: a negative time is none");
+}
+
 int main(void)
 {
 	test_parse_seconds();
@@ -275,5 +286,6 @@ int main(void)
 	test_json_string();
 	test_duration();
 	test_fds();
+	test_deadline_min();
 	return test_done();
 }
